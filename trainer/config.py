@@ -1,0 +1,209 @@
+"""Loading and validating the schema (column roles) and the training recipe; file digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainer.errors import ConfigError, ContractError
+
+DERIVED_KINDS = ("year_quarter",)
+SCHEMA_KEYS = {
+    "name",
+    "suite",
+    "target",
+    "identifiers",
+    "numerical",
+    "categorical",
+    "derived",
+    "leakage",
+    "ignore",
+}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def text_digest(text: str) -> str:
+    """sha256 of a string (hex)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_yaml(path: Path, what: str) -> dict[str, Any]:
+    """Read a YAML mapping with `safe_load`, turning every failure into one clear line."""
+    text = _read_text(path, what)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{what} {path}: broken YAML at{where}: {getattr(exc, 'problem', exc)}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path}: expected a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """Read a JSON object, turning every failure into one clear line."""
+    text = _read_text(path, what)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} {path}: broken JSON at line {exc.lineno}: {exc.msg}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _read_text(path: Path, what: str) -> str:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise ConfigError(f"{what} is not a file: {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path}: not UTF-8 text")
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read: {exc.strerror}")
+
+
+@dataclass(frozen=True)
+class DerivedFeature:
+    """A numeric feature computed from a text column (e.g. birth "1979 Q3" -> 1979.5)."""
+
+    name: str
+    source: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Column roles for one dataset, and the expectation suite that goes with it."""
+
+    path: Path
+    name: str
+    suite_path: Path
+    target: str
+    identifiers: tuple[str, ...]
+    numerical: tuple[str, ...]
+    categorical: tuple[str, ...]
+    derived: tuple[DerivedFeature, ...] = ()
+    leakage: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    digest: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        """Raw input columns the model reads (numerical, categorical, derived sources)."""
+        sources = tuple(d.source for d in self.derived if d.source not in self.numerical)
+        return _unique(self.numerical + self.categorical + sources)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns the data must have: identifiers, features and the target."""
+        return _unique(self.identifiers + self.feature_columns + (self.target,))
+
+    @property
+    def declared_columns(self) -> tuple[str, ...]:
+        """Every column the schema names, whatever its role."""
+        return _unique(self.required_columns + self.leakage + self.ignore)
+
+    def roles(self) -> dict[str, Any]:
+        """Roles as plain data, for reports and the model card."""
+        return {
+            "target": self.target,
+            "identifiers": list(self.identifiers),
+            "numerical": list(self.numerical),
+            "categorical": list(self.categorical),
+            "derived": [vars(d) for d in self.derived],
+            "leakage": list(self.leakage),
+            "ignore": list(self.ignore),
+        }
+
+
+def _unique(cols: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(cols))
+
+
+def _str_list(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"schema {path}: '{key}' must be a list of column names")
+    return tuple(value)
+
+
+def load_schema(path: Path | str) -> Schema:
+    """Load `data/schema.yaml`, check its roles are consistent, and resolve its suite path."""
+    path = Path(path)
+    data = read_yaml(path, "schema")
+    unknown = sorted(set(data) - SCHEMA_KEYS)
+    if unknown:
+        raise ConfigError(f"schema {path}: unknown key(s) {unknown}; allowed: {sorted(SCHEMA_KEYS)}")
+    for key in ("suite", "target"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ConfigError(f"schema {path}: '{key}' is required")
+    derived = []
+    for i, item in enumerate(data.get("derived") or []):
+        if not isinstance(item, dict) or set(item) != {"name", "source", "kind"}:
+            raise ConfigError(f"schema {path}: derived[{i}] needs exactly name, source, kind")
+        if item["kind"] not in DERIVED_KINDS:
+            raise ConfigError(
+                f"schema {path}: derived[{i}] kind '{item['kind']}' unknown; known: {DERIVED_KINDS}"
+            )
+        derived.append(DerivedFeature(**item))
+    schema = Schema(
+        path=path,
+        name=str(data.get("name") or path.stem),
+        suite_path=(path.parent / data["suite"]).resolve(),
+        target=data["target"],
+        identifiers=_str_list(data, "identifiers", path),
+        numerical=_str_list(data, "numerical", path),
+        categorical=_str_list(data, "categorical", path),
+        derived=tuple(derived),
+        leakage=_str_list(data, "leakage", path),
+        ignore=_str_list(data, "ignore", path),
+        digest=file_digest(path),
+        raw=data,
+    )
+    check_roles(schema)
+    return schema
+
+
+def check_roles(schema: Schema) -> None:
+    """Block a schema that would train on the target, a leakage column or an identifier."""
+    features = set(schema.feature_columns)
+    if not features:
+        raise ContractError(f"schema {schema.path}: no feature columns declared")
+    if schema.target in features:
+        raise ContractError(
+            f"schema {schema.path}: target column '{schema.target}' is listed as a feature"
+        )
+    leaked = sorted(features & set(schema.leakage))
+    if leaked:
+        raise ContractError(
+            f"schema {schema.path}: leakage column(s) {leaked} listed as feature(s); "
+            "a declared leakage column can never be a feature"
+        )
+    for role in ("identifiers", "ignore"):
+        clash = sorted(features & set(getattr(schema, role)))
+        if clash:
+            raise ContractError(
+                f"schema {schema.path}: column(s) {clash} are both {role} and features"
+            )
+    both = sorted(set(schema.numerical) & set(schema.categorical))
+    if both:
+        raise ContractError(f"schema {schema.path}: column(s) {both} are numerical and categorical")

@@ -1,0 +1,28 @@
+"""The failures the trainer expects, each carrying the process exit code it maps to."""
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CONTRACT = 2
+EXIT_GATE = 3
+
+
+class TrainerError(Exception):
+    """An expected failure: reported as one line, never as a traceback."""
+
+    exit_code = EXIT_ERROR
+
+
+class ConfigError(TrainerError):
+    """A schema, suite or recipe file is missing, unreadable or inconsistent (exit 1)."""
+
+
+class ContractError(TrainerError):
+    """The data breaks the data contract (exit 2)."""
+
+    exit_code = EXIT_CONTRACT
+
+
+class GateError(TrainerError):
+    """No candidate passed the quality gates, or a promotion was refused (exit 3)."""
+
+    exit_code = EXIT_GATE
