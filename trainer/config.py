@@ -207,3 +207,123 @@ def check_roles(schema: Schema) -> None:
     both = sorted(set(schema.numerical) & set(schema.categorical))
     if both:
         raise ContractError(f"schema {schema.path}: column(s) {both} are numerical and categorical")
+
+
+RECIPE_KEYS = {
+    "experiment",
+    "registered_model",
+    "split",
+    "cv",
+    "n_jobs",
+    "search",
+    "gates",
+    "promotion",
+    "candidates",
+}
+SEARCH_STRATEGIES = ("grid", "two_stage")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training recipe (`train.yaml`): split, CV, candidates and grids, gates, names."""
+
+    path: Path
+    digest: str
+    experiment: str
+    registered_model: str
+    test_size: float
+    split_seed: int
+    group_by: str | None
+    folds: int
+    shuffle: bool
+    cv_seed: int
+    n_jobs: int
+    strategy: str
+    candidates: dict[str, dict[str, list[Any]]]
+    min_cv_r2: float
+    baseline: str
+    min_improvement: float
+    promotion_tolerance: float
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def _section(data: dict[str, Any], key: str, allowed: set[str], path: Path) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"recipe {path}: '{key}' must be a mapping")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ConfigError(f"recipe {path}: unknown key(s) {unknown} in '{key}'; allowed: {sorted(allowed)}")
+    return value
+
+
+def _number(value: Any, name: str, path: Path, low: float, high: float, kind: type = float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"recipe {path}: {name} must be a number, got {value!r}")
+    if kind is int and int(value) != value:
+        raise ConfigError(f"recipe {path}: {name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"recipe {path}: {name}={value!r} is outside [{low}, {high}]")
+    return kind(value)
+
+
+def _grids(data: dict[str, Any], path: Path) -> dict[str, dict[str, list[Any]]]:
+    candidates = data.get("candidates")
+    if not isinstance(candidates, dict) or not candidates:
+        raise ConfigError(f"recipe {path}: 'candidates' must map candidate names to parameter grids")
+    grids: dict[str, dict[str, list[Any]]] = {}
+    for name, grid in candidates.items():
+        grid = grid or {}
+        if not isinstance(grid, dict):
+            raise ConfigError(f"recipe {path}: candidate '{name}' grid must be a mapping")
+        grids[str(name)] = {}
+        for param, values in grid.items():
+            values = values if isinstance(values, list) else [values]
+            if not values:
+                raise ConfigError(f"recipe {path}: candidate '{name}' parameter '{param}' is empty")
+            grids[str(name)][str(param)] = values
+    return grids
+
+
+def load_recipe(path: Path | str) -> Recipe:
+    """Load and check `train.yaml`; candidate and parameter names are checked by `candidates`."""
+    path = Path(path)
+    data = read_yaml(path, "recipe")
+    unknown = sorted(set(data) - RECIPE_KEYS)
+    if unknown:
+        raise ConfigError(f"recipe {path}: unknown key(s) {unknown}; allowed: {sorted(RECIPE_KEYS)}")
+    split = _section(data, "split", {"test_size", "random_state", "group_by"}, path)
+    cv = _section(data, "cv", {"folds", "shuffle", "random_state"}, path)
+    gates = _section(data, "gates", {"min_cv_r2", "baseline", "min_improvement"}, path)
+    promotion = _section(data, "promotion", {"tolerance"}, path)
+    search = _section(data, "search", {"strategy"}, path)
+    strategy = search.get("strategy", "grid")
+    if strategy not in SEARCH_STRATEGIES:
+        raise ConfigError(f"recipe {path}: search strategy '{strategy}' unknown; known: {SEARCH_STRATEGIES}")
+    group_by = split.get("group_by")
+    if group_by is not None and not isinstance(group_by, str):
+        raise ConfigError(f"recipe {path}: split.group_by must be a column name or null")
+    grids = _grids(data, path)
+    baseline = str(gates.get("baseline", "dummy"))
+    if baseline not in grids:
+        raise ConfigError(f"recipe {path}: gates.baseline '{baseline}' is not one of the candidates")
+    return Recipe(
+        path=path,
+        digest=file_digest(path),
+        experiment=str(data.get("experiment") or "student-math-score"),
+        registered_model=str(data.get("registered_model") or "student-math-score"),
+        test_size=_number(split.get("test_size", 0.2), "split.test_size", path, 0.01, 0.9),
+        split_seed=_number(split.get("random_state", 42), "split.random_state", path, 0, 2**32 - 1, int),
+        group_by=group_by,
+        folds=_number(cv.get("folds", 5), "cv.folds", path, 2, 100, int),
+        shuffle=bool(cv.get("shuffle", True)),
+        cv_seed=_number(cv.get("random_state", 42), "cv.random_state", path, 0, 2**32 - 1, int),
+        n_jobs=_number(data.get("n_jobs", -1), "n_jobs", path, -1, 1024, int) or 1,
+        strategy=strategy,
+        candidates=grids,
+        min_cv_r2=_number(gates.get("min_cv_r2", 0.45), "gates.min_cv_r2", path, -1e9, 1.0),
+        baseline=baseline,
+        min_improvement=_number(gates.get("min_improvement", 0.05), "gates.min_improvement", path, 0.0, 1.0),
+        promotion_tolerance=_number(promotion.get("tolerance", 0.0), "promotion.tolerance", path, 0.0, 1.0),
+        raw=data,
+    )

@@ -161,6 +161,12 @@ def _describe_failure(res: Any) -> str:
     return f"{name}: observed {result.get('observed_value')!r}"
 
 
+def _text_as_object(frame: pd.DataFrame) -> pd.DataFrame:
+    """GX 1.24 cannot type-check pandas 3 `str` columns; as object, each value's type is checked."""
+    text = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c].dtype)]
+    return frame.astype({c: object for c in text}) if text else frame
+
+
 def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> Any:
     """Validate a frame against a suite in an ephemeral GX context (no files written)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -168,15 +174,15 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> Any:
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    for name in ("great_expectations", "great_expectations._docs_decorators"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # GX sets INFO on its own module loggers
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_pandas("trainer")
     batch_definition = source.add_dataframe_asset("data").add_batch_definition_whole_dataframe(
         "all rows"
     )
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": _text_as_object(frame)})
     fields = {k: v for k, v in suite.items() if k in ("name", "expectations", "meta")}
     return batch.validate(ExpectationSuite(**fields), result_format="SUMMARY")
 

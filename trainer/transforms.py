@@ -21,6 +21,12 @@ def year_quarter_to_number(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as plain Python strings (object dtype), missing values as NaN."""
+    frame = pd.DataFrame(frame)
+    return frame.astype(object).where(frame.notna(), np.nan)
+
+
 def year_quarter_names(transformer: object, input_features: list[str]) -> list[str]:
     """Output feature names of the year-quarter step (same as its input columns)."""
     return list(input_features)

@@ -1,0 +1,34 @@
+# Two commands for a fresh machine: `make train` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXPERIMENT ?= student-math-score
+
+.PHONY: venv train validate test lint bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+train: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
+
+validate: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . -e validate --env-manager local --experiment-name $(EXPERIMENT)
+
+test: venv
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check trainer tests bench
+	$(BIN)/ruff format --check trainer tests bench
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf data/processed catboost_info .pytest_cache

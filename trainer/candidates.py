@@ -1,0 +1,137 @@
+"""The estimator catalogue: candidate name -> estimator factory, feature encoding and complexity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from trainer.errors import ConfigError
+
+SEED = 0
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """One searchable regressor. Lower `complexity` wins a tie in CV R²."""
+
+    name: str
+    make: Callable[[], Any]
+    encoding: str  # "onehot": imputed, scaled, one-hot matrix; "native": raw categories
+    complexity: int
+
+
+def _dummy() -> Any:
+    from sklearn.dummy import DummyRegressor
+
+    return DummyRegressor(strategy="mean")
+
+
+def _linear() -> Any:
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression()
+
+
+def _ridge() -> Any:
+    from sklearn.linear_model import Ridge
+
+    return Ridge(random_state=SEED)
+
+
+def _lasso() -> Any:
+    from sklearn.linear_model import Lasso
+
+    return Lasso(random_state=SEED, max_iter=5000)
+
+
+def _elastic_net() -> Any:
+    from sklearn.linear_model import ElasticNet
+
+    return ElasticNet(random_state=SEED, max_iter=5000)
+
+
+def _knn() -> Any:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    return KNeighborsRegressor(n_jobs=1)
+
+
+def _decision_tree() -> Any:
+    from sklearn.tree import DecisionTreeRegressor
+
+    return DecisionTreeRegressor(random_state=SEED)
+
+
+def _random_forest() -> Any:
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(random_state=SEED, n_jobs=1)
+
+
+def _extra_trees() -> Any:
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    return ExtraTreesRegressor(random_state=SEED, n_jobs=1)
+
+
+def _gradient_boosting() -> Any:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    return GradientBoostingRegressor(random_state=SEED)
+
+
+def _hist_gradient_boosting() -> Any:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(random_state=SEED, early_stopping=False)
+
+
+def _xgboost() -> Any:
+    from xgboost import XGBRegressor
+
+    return XGBRegressor(random_state=SEED, n_jobs=1, tree_method="hist", verbosity=0)
+
+
+def _catboost() -> Any:
+    from trainer.transforms import CatBoostNativeRegressor
+
+    return CatBoostNativeRegressor(random_state=SEED, thread_count=1)
+
+
+CATALOGUE: dict[str, CandidateSpec] = {
+    spec.name: spec
+    for spec in (
+        CandidateSpec("dummy", _dummy, "onehot", 0),
+        CandidateSpec("linear", _linear, "onehot", 1),
+        CandidateSpec("ridge", _ridge, "onehot", 2),
+        CandidateSpec("lasso", _lasso, "onehot", 3),
+        CandidateSpec("elastic_net", _elastic_net, "onehot", 4),
+        CandidateSpec("knn", _knn, "onehot", 5),
+        CandidateSpec("decision_tree", _decision_tree, "onehot", 6),
+        CandidateSpec("random_forest", _random_forest, "onehot", 7),
+        CandidateSpec("extra_trees", _extra_trees, "onehot", 8),
+        CandidateSpec("gradient_boosting", _gradient_boosting, "onehot", 9),
+        CandidateSpec("hist_gradient_boosting", _hist_gradient_boosting, "onehot", 10),
+        CandidateSpec("xgboost", _xgboost, "onehot", 11),
+        CandidateSpec("catboost", _catboost, "native", 12),
+    )
+}
+
+
+def check_candidates(grids: dict[str, dict[str, list[Any]]]) -> list[CandidateSpec]:
+    """Resolve recipe candidates against the catalogue; unknown names fail before any fit."""
+    specs = []
+    for name, grid in grids.items():
+        if name not in CATALOGUE:
+            raise ConfigError(f"recipe: unknown candidate '{name}'; known: {sorted(CATALOGUE)}")
+        spec = CATALOGUE[name]
+        allowed = spec.make().get_params(deep=False)
+        unknown = sorted(set(grid) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"recipe: candidate '{name}' has unknown parameter(s) {unknown}; "
+                f"valid: {sorted(allowed)}"
+            )
+        specs.append(spec)
+    return specs

@@ -1,0 +1,127 @@
+"""Command line: argument parsing, logging setup, one-line errors and stable exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
+
+log = logging.getLogger("trainer")
+
+DEFAULT_DATA = Path("data/raw/star_grade3.csv")
+DEFAULT_SCHEMA = Path("data/schema.yaml")
+DEFAULT_RECIPE = Path("train.yaml")
+
+EPILOG = "exit codes: 0 success, 1 other error, 2 data contract failure, 3 quality gate failure"
+
+
+def _inputs(parser: argparse.ArgumentParser, recipe: bool = True) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="raw CSV (default: %(default)s)")
+    parser.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, help="column roles (default: %(default)s)")
+    if recipe:
+        parser.add_argument("--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (default: %(default)s)")
+
+
+def _yes_no(value: str) -> bool:
+    if value.lower() in ("yes", "true", "1", "y"):
+        return True
+    if value.lower() in ("no", "false", "0", "n", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes/no, got {value!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands; kept import-light so `--help` answers instantly."""
+    parser = argparse.ArgumentParser(prog="trainer", description=__doc__, epilog=EPILOG)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="run the data contract alone", epilog=EPILOG)
+    _inputs(p)
+
+    p = sub.add_parser("train", help="contract, search, select and register", epilog=EPILOG)
+    _inputs(p)
+    p.add_argument("--no-register", action="store_true", help="select but do not register a model version")
+    p.add_argument("--dask-scheduler", default=os.environ.get("TRAINER_DASK_SCHEDULER"),
+                   help="run the CV fits on a Dask cluster (tcp://HOST:PORT; env TRAINER_DASK_SCHEDULER)")
+
+    p = sub.add_parser("promote", help="move an alias to a version if it scores at least as well", epilog=EPILOG)
+    _inputs(p)
+    p.add_argument("--version", required=True, help="model version number to promote")
+    p.add_argument("--alias", default="champion")
+    p.add_argument("--name", help="registered model (default: the recipe's)")
+    p.add_argument("--force", nargs="?", const="yes", default="no", type=_yes_no,
+                   help="promote even if it scores worse (recorded on the version)")
+
+    p = sub.add_parser("explain", help="how a model version was trained, from the registry alone")
+    p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("reproduce", help="re-run the training a model version recorded, and compare")
+    p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
+    return parser
+
+
+def setup_logging(verbose: bool) -> None:
+    """Our own concise log lines on stderr."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run one subcommand; expected failures raise TrainerError."""
+    if args.command == "validate":
+        from trainer.config import load_recipe
+        from trainer.pipeline import run_validate
+
+        experiment = load_recipe(args.recipe).experiment if args.recipe.exists() else "student-math-score"
+        run_validate(args.data, args.schema, experiment)
+    elif args.command == "train":
+        if args.dask_scheduler:
+            from trainer.distributed import use_dask
+
+            use_dask(args.dask_scheduler)
+        from trainer.pipeline import run_train
+
+        outcome = run_train(args.data, args.schema, args.recipe, register=not args.no_register)
+        if outcome.model_version:
+            log.info("registered %s", outcome.model_version)
+    elif args.command == "promote":
+        from trainer.registry import promote
+
+        promote(args.version, args.alias, args.name, args.force, args.data, args.schema, args.recipe)
+    elif args.command == "explain":
+        from trainer.registry import explain
+
+        print(explain(args.model_uri, as_json=args.json))
+    elif args.command == "reproduce":
+        from trainer.reproduce import reproduce
+
+        return reproduce(args.model_uri)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `trainer` / `python -m trainer`; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return dispatch(args)
+    except TrainerError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - unexpected: one line, traceback only with -v
+        log.error("unexpected error: %s: %s", type(exc).__name__, exc, exc_info=args.verbose)
+        return EXIT_ERROR

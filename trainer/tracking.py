@@ -1,0 +1,139 @@
+"""Thin helpers over MLflow: quiet logging, the parent run's lifecycle, contract and batch logging."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
+
+NOISY_LOGGERS = ("mlflow", "alembic", "great_expectations", "urllib3", "git", "numexpr", "matplotlib")
+MAX_BATCH = 900  # MLflow accepts up to 1000 metrics / 100 params per log_batch call
+
+
+def quiet_libraries() -> None:
+    """Keep library chatter (migrations, progress bars, analytics) out of the terminal."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    for module in ("great_expectations", "mlflow"):
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+
+
+def redact_uri(uri: str) -> str:
+    """Remove any password from a URI before it is shown or recorded."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_tracking_store() -> str:
+    """Fail fast (one line, before any training) when the tracking store cannot be used."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from trainer.errors import TrainerError
+
+    uri = mlflow.get_tracking_uri()
+    try:
+        mlflow.MlflowClient().search_experiments(max_results=1)
+    except (MlflowException, OSError, Exception) as exc:  # noqa: BLE001 - reported as one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainerError(f"tracking store {redact_uri(uri)} is unavailable: {first[:300]}")
+    return uri
+
+
+def use_experiment(name: str) -> None:
+    """Select the experiment, unless `mlflow run` already created our run in its own."""
+    import mlflow
+
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        mlflow.set_experiment(name)
+
+
+@contextmanager
+def parent_run(run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """The run one command records into; FAILED with a `failure_reason` tag on any error."""
+    import mlflow
+
+    run = mlflow.start_run(run_name=None if os.environ.get("MLFLOW_RUN_ID") else run_name)
+    if tags:
+        mlflow.set_tags(dict(tags))
+    try:
+        yield run
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _safely(mlflow.set_tag, "failure_reason", reason[:4900])
+        _safely(mlflow.end_run, status)
+        raise
+    mlflow.end_run("FINISHED")
+
+
+def _safely(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - never mask the original failure
+        log.warning("could not record the failure in MLflow: %s", exc)
+
+
+def log_contract(result: Any, schema: Any) -> None:
+    """Record one validation: dataset lineage, GE JSON, Data Docs HTML, Markdown, metrics."""
+    import mlflow
+
+    dataset = mlflow.data.from_pandas(
+        result.frame,
+        source=str(result.data_path.resolve()),
+        targets=schema.target if schema.target in result.frame.columns else None,
+        name=result.data_path.name,
+        digest=result.data_digest[:32],
+    )
+    mlflow.log_input(dataset, context="training")
+    mlflow.log_params(
+        {
+            "data_path": str(result.data_path),
+            "data_digest": result.data_digest,
+            "data_rows": len(result.frame),
+            "schema_digest": schema.digest,
+            "suite_digest": result.suite_digest,
+        }
+    )
+    mlflow.log_metrics(
+        {"contract_expectations": result.evaluated, "contract_failed": result.failed}
+    )
+    mlflow.set_tags(
+        {
+            "contract_status": "passed" if result.success else "failed",
+            "ignored_columns": ",".join(result.extra_columns),
+        }
+    )
+    mlflow.log_dict(result.result_json, "contract/validation_result.json")
+    mlflow.log_text(result.report_markdown(), "contract/report.md")
+    if result.report_html:
+        mlflow.log_text(result.report_html, "contract/data_docs.html")
+
+
+def log_batch(run_id: str, params: Mapping[str, Any] = (), metrics: Mapping[str, float] = ()) -> None:
+    """Log params and metrics to one run in as few requests as MLflow allows."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    client = MlflowClient()
+    now = int(time.time() * 1000)
+    param_list = [Param(k, str(v)[:6000]) for k, v in dict(params).items()]
+    metric_list = [Metric(k, float(v), now, 0) for k, v in dict(metrics).items()]
+    for i in range(0, max(len(param_list), 1), 100):
+        client.log_batch(run_id, params=param_list[i : i + 100], metrics=metric_list if i == 0 else [])
