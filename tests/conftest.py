@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ SCHEMA = ROOT / "data" / "schema.yaml"
 SUITE = ROOT / "expectations" / "star_grade3.json"
 DEFAULT_RECIPE = ROOT / "train.yaml"
 SAMPLE_ROWS = 1500
+
+# `make test` installs the package (editable) first; a bare venv still finds it from the checkout.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def sha256(path: Path) -> str:

@@ -130,8 +130,7 @@ def check_candidates(grids: dict[str, dict[str, list[Any]]]) -> list[CandidateSp
         unknown = sorted(set(grid) - set(allowed))
         if unknown:
             raise ConfigError(
-                f"recipe: candidate '{name}' has unknown parameter(s) {unknown}; "
-                f"valid: {sorted(allowed)}"
+                f"recipe: candidate '{name}' has unknown parameter(s) {unknown}; valid: {sorted(allowed)}"
             )
         specs.append(spec)
     return specs

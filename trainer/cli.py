@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,14 +17,31 @@ DEFAULT_DATA = Path("data/raw/star_grade3.csv")
 DEFAULT_SCHEMA = Path("data/schema.yaml")
 DEFAULT_RECIPE = Path("train.yaml")
 
-EPILOG = "exit codes: 0 success, 1 other error, 2 data contract failure, 3 quality gate failure"
+EPILOG = (
+    "exit codes: 0 success, 1 other error, 2 data contract failure, 3 quality gate failure, "
+    "130 interrupted (SIGINT), 143 terminated (SIGTERM)"
+)
+
+
+class Terminated(TrainerError):
+    """SIGTERM arrived: unwind so the MLflow run is marked FAILED, then exit 143."""
+
+    exit_code = 143
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated("terminated by SIGTERM")
 
 
 def _inputs(parser: argparse.ArgumentParser, recipe: bool = True) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="raw CSV (default: %(default)s)")
-    parser.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, help="column roles (default: %(default)s)")
+    parser.add_argument(
+        "--schema", type=Path, default=DEFAULT_SCHEMA, help="column roles (default: %(default)s)"
+    )
     if recipe:
-        parser.add_argument("--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (default: %(default)s)")
+        parser.add_argument(
+            "--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (default: %(default)s)"
+        )
 
 
 def _yes_no(value: str) -> bool:
@@ -46,16 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="contract, search, select and register", epilog=EPILOG)
     _inputs(p)
     p.add_argument("--no-register", action="store_true", help="select but do not register a model version")
-    p.add_argument("--dask-scheduler", default=os.environ.get("TRAINER_DASK_SCHEDULER"),
-                   help="run the CV fits on a Dask cluster (tcp://HOST:PORT; env TRAINER_DASK_SCHEDULER)")
+    p.add_argument(
+        "--dask-scheduler",
+        default=os.environ.get("TRAINER_DASK_SCHEDULER"),
+        help="run the CV fits on a Dask cluster (tcp://HOST:PORT; env TRAINER_DASK_SCHEDULER)",
+    )
 
-    p = sub.add_parser("promote", help="move an alias to a version if it scores at least as well", epilog=EPILOG)
+    p = sub.add_parser(
+        "promote", help="move an alias to a version if it scores at least as well", epilog=EPILOG
+    )
     _inputs(p)
     p.add_argument("--version", required=True, help="model version number to promote")
     p.add_argument("--alias", default="champion")
     p.add_argument("--name", help="registered model (default: the recipe's)")
-    p.add_argument("--force", nargs="?", const="yes", default="no", type=_yes_no,
-                   help="promote even if it scores worse (recorded on the version)")
+    p.add_argument(
+        "--force",
+        nargs="?",
+        const="yes",
+        default="no",
+        type=_yes_no,
+        help="promote even if it scores worse (recorded on the version)",
+    )
 
     p = sub.add_parser("explain", help="how a model version was trained, from the registry alone")
     p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
@@ -114,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `trainer` / `python -m trainer`; returns the process exit code."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return dispatch(args)
     except TrainerError as exc:

@@ -189,9 +189,7 @@ def check_roles(schema: Schema) -> None:
     if not features:
         raise ContractError(f"schema {schema.path}: no feature columns declared")
     if schema.target in features:
-        raise ContractError(
-            f"schema {schema.path}: target column '{schema.target}' is listed as a feature"
-        )
+        raise ContractError(f"schema {schema.path}: target column '{schema.target}' is listed as a feature")
     leaked = sorted(features & set(schema.leakage))
     if leaked:
         raise ContractError(
@@ -201,9 +199,7 @@ def check_roles(schema: Schema) -> None:
     for role in ("identifiers", "ignore"):
         clash = sorted(features & set(getattr(schema, role)))
         if clash:
-            raise ContractError(
-                f"schema {schema.path}: column(s) {clash} are both {role} and features"
-            )
+            raise ContractError(f"schema {schema.path}: column(s) {clash} are both {role} and features")
     both = sorted(set(schema.numerical) & set(schema.categorical))
     if both:
         raise ContractError(f"schema {schema.path}: column(s) {both} are numerical and categorical")

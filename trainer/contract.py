@@ -124,7 +124,9 @@ def check_schema_matches_suite(schema: Schema, suite: dict[str, Any]) -> None:
     by_type: dict[str, set[str]] = {}
     for exp in suite.get("expectations", []):
         by_type.setdefault(exp.get("type", ""), set()).add(exp.get("kwargs", {}).get("column"))
-    unsets = [c for c in schema.categorical if c not in by_type.get("expect_column_values_to_be_in_set", set())]
+    unsets = [
+        c for c in schema.categorical if c not in by_type.get("expect_column_values_to_be_in_set", set())
+    ]
     if unsets:
         problems.append(f"categorical column(s) {unsets} have no allowed-value set in the suite")
     if schema.target not in by_type.get("expect_column_values_to_not_be_null", set()):
@@ -179,9 +181,7 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> Any:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_pandas("trainer")
-    batch_definition = source.add_dataframe_asset("data").add_batch_definition_whole_dataframe(
-        "all rows"
-    )
+    batch_definition = source.add_dataframe_asset("data").add_batch_definition_whole_dataframe("all rows")
     batch = batch_definition.get_batch(batch_parameters={"dataframe": _text_as_object(frame)})
     fields = {k: v for k, v in suite.items() if k in ("name", "expectations", "meta")}
     return batch.validate(ExpectationSuite(**fields), result_format="SUMMARY")

@@ -154,7 +154,12 @@ def _search_all(
             timings.add("logging", t1)
             log.info(
                 "[%2d/%d] %-22s grid %3d  cv_r2 %.4f ± %.4f  %6.1f s",
-                i, len(specs), spec.name, result.grid_size, result.cv_r2_mean, result.cv_r2_std,
+                i,
+                len(specs),
+                spec.name,
+                result.grid_size,
+                result.cv_r2_mean,
+                result.cv_r2_std,
                 result.fit_seconds,
             )
             results.append(result)
@@ -200,6 +205,7 @@ def run_train(
     recipe_path: Path,
     register: bool = True,
     fail_after_register: bool = False,
+    run_tags: dict[str, str] | None = None,
 ) -> TrainingOutcome:
     """The whole training path inside one parent run; FAILED (with reason) on any error."""
     import mlflow
@@ -214,7 +220,10 @@ def run_train(
     specs = check_candidates(recipe.candidates)
     tracking.check_tracking_store()
     tracking.use_experiment(recipe.experiment)
-    with tracking.parent_run("train", {"trainer_command": "train"}) as run, tempfile.TemporaryDirectory() as tmp:
+    with (
+        tracking.parent_run("train", {"trainer_command": "train", **(run_tags or {})}) as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         out = Path(tmp)
         _log_recipe(recipe)
         t = timings.add("setup", timings.started)
@@ -234,7 +243,9 @@ def run_train(
             }
         )
         mlflow.set_tag("feature_digest", features.digest)
-        log.info("features: %d rows x %d columns, digest %s", features.rows, features.columns, features.digest[:12])
+        log.info(
+            "features: %d rows x %d columns, digest %s", features.rows, features.columns, features.digest[:12]
+        )
         t = timings.add("features", t)
         results = _search_all(specs, recipe, schema, split, timings, run)
         t = time.perf_counter()
@@ -246,16 +257,30 @@ def run_train(
                 _log_leaderboard(board, out)
             raise
         _log_leaderboard(selection.leaderboard, out)
-        mlflow.set_tags({"selected_candidate": selection.winner.name, "best_params": json.dumps(selection.winner.best_params, sort_keys=True, default=str)})
-        mlflow.log_metrics({"best_cv_r2": selection.winner.cv_r2_mean, "best_cv_r2_std": selection.winner.cv_r2_std, "baseline_cv_r2": selection.baseline.cv_r2_mean})
+        mlflow.set_tags(
+            {
+                "selected_candidate": selection.winner.name,
+                "best_params": json.dumps(selection.winner.best_params, sort_keys=True, default=str),
+            }
+        )
+        mlflow.log_metrics(
+            {
+                "best_cv_r2": selection.winner.cv_r2_mean,
+                "best_cv_r2_std": selection.winner.cv_r2_std,
+                "baseline_cv_r2": selection.baseline.cv_r2_mean,
+            }
+        )
         t = timings.add("select", t)
         pipeline = _fit_winner(selection, schema, split)
         test_metrics, pred = _holdout_metrics(pipeline, split)
         mlflow.log_metrics(test_metrics)
         log.info(
             "selected %s (cv_r2 %.4f): holdout r2 %.4f, rmse %.2f, mae %.2f",
-            selection.winner.name, selection.winner.cv_r2_mean, test_metrics["test_r2"],
-            test_metrics["test_rmse"], test_metrics["test_mae"],
+            selection.winner.name,
+            selection.winner.cv_r2_mean,
+            test_metrics["test_r2"],
+            test_metrics["test_rmse"],
+            test_metrics["test_mae"],
         )
         t = timings.add("refit + holdout", t)
         outcome = TrainingOutcome(
@@ -270,9 +295,15 @@ def run_train(
             from trainer import registry
 
             context = registry.TrainingContext(
-                schema=schema, recipe=recipe, contract=contract_result, split=split,
-                selection=selection, test_metrics=test_metrics, feature_digest=features.digest,
-                predictions=pred, run_id=run.info.run_id,
+                schema=schema,
+                recipe=recipe,
+                contract=contract_result,
+                split=split,
+                selection=selection,
+                test_metrics=test_metrics,
+                feature_digest=features.digest,
+                predictions=pred,
+                run_id=run.info.run_id,
             )
             outcome.model_version = registry.log_and_register(pipeline, context, out, fail_after_register)
             t = timings.add("registration", t)

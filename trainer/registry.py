@@ -72,7 +72,11 @@ def git_state(root: Path = PROJECT_ROOT) -> tuple[str, bool]:
         ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown", True
@@ -126,7 +130,9 @@ def model_card(ctx: TrainingContext, serialization: str, name: str) -> str:
 
     s, r, w = ctx.schema, ctx.recipe, ctx.selection.winner
     roles = s.roles()
-    derived = ", ".join(f"{d['name']} (from `{d['source']}`, {d['kind']})" for d in roles["derived"]) or "none"
+    derived = (
+        ", ".join(f"{d['name']} (from `{d['source']}`, {d['kind']})" for d in roles["derived"]) or "none"
+    )
     board = ctx.selection.leaderboard[["rank", "candidate", "cv_r2_mean", "cv_r2_std", "status"]]
     pickle_note = (
         "Serialized with **skops**; the trusted types are declared explicitly at logging time "
@@ -141,14 +147,14 @@ Predicts a student's `{s.target}` from demographic, class and earlier-grade attr
 ## Data
 - source: `{ctx.contract.data_path}`, sha256 `{ctx.contract.data_digest}`
 - rows: {len(ctx.contract.frame)} (train {len(ctx.split.X_train)}, holdout {len(ctx.split.X_test)}; \
-test_size {r.test_size}, seed {r.split_seed}, grouped by {r.group_by or 'nothing'})
+test_size {r.test_size}, seed {r.split_seed}, grouped by {r.group_by or "nothing"})
 - contract: {ctx.contract.summary()}; suite sha256 `{ctx.contract.suite_digest}`
 
 ## Features (schema sha256 `{s.digest}`)
-- numerical: {', '.join(roles['numerical'])}
-- categorical: {', '.join(roles['categorical'])}
+- numerical: {", ".join(roles["numerical"])}
+- categorical: {", ".join(roles["categorical"])}
 - derived: {derived}
-- never used: identifiers {roles['identifiers']}, leakage {roles['leakage']}, ignored {roles['ignore']}
+- never used: identifiers {roles["identifiers"]}, leakage {roles["leakage"]}, ignored {roles["ignore"]}
 - feature digest: `{ctx.feature_digest}`
 
 ## Candidates ({r.folds}-fold CV R², recipe sha256 `{r.digest}`)
@@ -157,8 +163,8 @@ test_size {r.test_size}, seed {r.split_seed}, grouped by {r.group_by or 'nothing
 - candidate: **{w.name}**, parameters `{json.dumps(w.best_params, sort_keys=True, default=str)}`
 - CV R² {w.cv_r2_mean:.4f} ± {w.cv_r2_std:.4f}; baseline `{ctx.selection.baseline.name}` \
 {ctx.selection.baseline.cv_r2_mean:.4f}
-- holdout: R² {ctx.test_metrics['test_r2']:.4f}, RMSE {ctx.test_metrics['test_rmse']:.3f}, \
-MAE {ctx.test_metrics['test_mae']:.3f}
+- holdout: R² {ctx.test_metrics["test_r2"]:.4f}, RMSE {ctx.test_metrics["test_rmse"]:.3f}, \
+MAE {ctx.test_metrics["test_mae"]:.3f}
 
 ## Gates
 - min_cv_r2 {r.min_cv_r2}; must beat `{r.baseline}` by ≥ {r.min_improvement}: passed
@@ -200,7 +206,9 @@ def _requirements(pipeline_libs: dict[str, str]) -> list[str]:
     return [f"{name}=={version}" for name, version in pipeline_libs.items()]
 
 
-def log_and_register(pipeline: Any, ctx: TrainingContext, out: Path, fail_after_register: bool = False) -> str:
+def log_and_register(
+    pipeline: Any, ctx: TrainingContext, out: Path, fail_after_register: bool = False
+) -> str:
     """Log the Pipeline, register it, attach tags and card; all-or-nothing. Returns `name/version`."""
     import mlflow
     from mlflow import MlflowClient
@@ -229,7 +237,11 @@ def log_and_register(pipeline: Any, ctx: TrainingContext, out: Path, fail_after_
         tags={"candidate": ctx.selection.winner.name},
         model_type=ctx.selection.winner.name,
     )
-    metrics = {"cv_r2": ctx.selection.winner.cv_r2_mean, "cv_r2_std": ctx.selection.winner.cv_r2_std, **ctx.test_metrics}
+    metrics = {
+        "cv_r2": ctx.selection.winner.cv_r2_mean,
+        "cv_r2_std": ctx.selection.winner.cv_r2_std,
+        **ctx.test_metrics,
+    }
     mlflow.log_metrics(metrics, model_id=info.model_id)
     mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
     client = MlflowClient()
@@ -339,7 +351,9 @@ def promote(
     mv = _get_version(client, name, version)
     status = mv.tags.get(VALIDATION_TAG, "unknown")
     if status != "passed":
-        raise GateError(f"version {version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted")
+        raise GateError(
+            f"version {version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
+        )
     holder = _alias_holder(client, name, alias)
     if holder is not None and holder.version == mv.version:
         log.info("'%s' already points at version %s of %s", alias, version, name)
@@ -371,7 +385,10 @@ def promote(
         client.set_model_version_tag(name, mv.version, key, value)
     log.info(
         "'%s' -> version %s of %s (R² %.4f%s)%s",
-        alias, mv.version, name, candidate_r2,
+        alias,
+        mv.version,
+        name,
+        candidate_r2,
         f" vs {holder_r2:.4f} of version {holder.version}" if holder_r2 is not None else "",
         " FORCED" if forced else "",
     )
@@ -450,17 +467,31 @@ def explain_record(uri: str) -> dict[str, Any]:
         "validation_status": tags.get(VALIDATION_TAG),
         "training_run_id": run_id,
         "trained_at": datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(timespec="seconds"),
-        "data": {"path": params.get("data_path"), "digest": tags.get("data_digest"), "rows": params.get("data_rows")},
+        "data": {
+            "path": params.get("data_path"),
+            "digest": tags.get("data_digest"),
+            "rows": params.get("data_rows"),
+        },
         "contract": {
             "status": run_tags.get("contract_status"),
             "expectations": metrics.get("contract_expectations"),
             "failed": metrics.get("contract_failed"),
             "report": contract_md,
         },
-        "digests": {k: tags.get(k) for k in ("data_digest", "schema_digest", "suite_digest", "recipe_digest", "feature_digest")},
+        "digests": {
+            k: tags.get(k)
+            for k in ("data_digest", "schema_digest", "suite_digest", "recipe_digest", "feature_digest")
+        },
         "winner": {"candidate": tags.get("candidate"), "params": json.loads(tags.get("best_params", "{}"))},
-        "metrics": {k: tags.get(k) for k in ("cv_r2", "cv_r2_std", "baseline_cv_r2", "test_r2", "test_rmse", "test_mae")},
-        "split": {"train_rows": params.get("train_rows"), "test_rows": params.get("test_rows"), "seed": params.get("split_seed")},
+        "metrics": {
+            k: tags.get(k)
+            for k in ("cv_r2", "cv_r2_std", "baseline_cv_r2", "test_r2", "test_rmse", "test_mae")
+        },
+        "split": {
+            "train_rows": params.get("train_rows"),
+            "test_rows": params.get("test_rows"),
+            "seed": params.get("split_seed"),
+        },
         "leaderboard": pd.read_csv(io.StringIO(board_csv)).to_dict(orient="records") if board_csv else None,
         "code": {"git_commit": tags.get("git_commit"), "git_dirty": tags.get("git_dirty")},
         "dependencies": json.loads(env_json) if env_json else None,
@@ -498,7 +529,8 @@ def explain(uri: str, as_json: bool = False) -> str:
     if record["leaderboard"]:
         from trainer.report import markdown_table
 
-        board = pd.DataFrame(record["leaderboard"])[["rank", "candidate", "cv_r2_mean", "cv_r2_std", "status"]]
+        board = pd.DataFrame(record["leaderboard"])[
+            ["rank", "candidate", "cv_r2_mean", "cv_r2_std", "status"]
+        ]
         lines += ["leaderboard:", markdown_table(board)]
     return "\n".join(lines)
-

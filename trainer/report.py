@@ -28,7 +28,14 @@ def leaderboard_plot(board: pd.DataFrame, path: Path) -> Path:
     plt = _pyplot()
     ordered = board.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(board) + 1.5), dpi=110)
-    colors = ["tab:green" if s == "selected" else "tab:gray" if s.startswith("rejected") or s == "baseline" else "tab:blue" for s in ordered["status"]]
+    colors = [
+        "tab:green"
+        if s == "selected"
+        else "tab:gray"
+        if s.startswith("rejected") or s == "baseline"
+        else "tab:blue"
+        for s in ordered["status"]
+    ]
     ax.barh(ordered["candidate"], ordered["cv_r2_mean"], xerr=ordered["cv_r2_std"], color=colors, capsize=3)
     ax.set_xlabel("cross-validated R² (mean ± std)")
     ax.set_title("Candidates by CV R² (green: selected, grey: baseline/rejected)")

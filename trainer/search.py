@@ -42,12 +42,16 @@ def make_cv(recipe: Recipe, n_rows: int) -> Any:
     if n_rows < 2 * recipe.folds:
         from trainer.errors import ContractError
 
-        raise ContractError(
-            f"only {n_rows} training rows: too few for {recipe.folds}-fold cross-validation"
-        )
+        raise ContractError(f"only {n_rows} training rows: too few for {recipe.folds}-fold cross-validation")
     if recipe.group_by:
-        return GroupKFold(n_splits=recipe.folds, shuffle=recipe.shuffle, random_state=recipe.cv_seed if recipe.shuffle else None)
-    return KFold(n_splits=recipe.folds, shuffle=recipe.shuffle, random_state=recipe.cv_seed if recipe.shuffle else None)
+        return GroupKFold(
+            n_splits=recipe.folds,
+            shuffle=recipe.shuffle,
+            random_state=recipe.cv_seed if recipe.shuffle else None,
+        )
+    return KFold(
+        n_splits=recipe.folds, shuffle=recipe.shuffle, random_state=recipe.cv_seed if recipe.shuffle else None
+    )
 
 
 def param_label(params: dict[str, Any]) -> str:
@@ -98,7 +102,9 @@ def search_candidate(
     scores = results["mean_test_score"].to_numpy()
     if not np.all(np.isfinite(scores)):
         raise TrainerError(f"candidate '{spec.name}' produced a non-finite CV score")
-    estimator_seconds = float((results["mean_fit_time"] + results["mean_score_time"]).sum() * cv.get_n_splits())
+    estimator_seconds = float(
+        (results["mean_fit_time"] + results["mean_score_time"]).sum() * cv.get_n_splits()
+    )
     return CandidateResult(
         name=spec.name,
         complexity=spec.complexity,
@@ -165,9 +171,7 @@ def log_candidate(result: CandidateResult, experiment_id: str, parent_run_id: st
             tags={"mlflow.parentRunId": cid, "candidate": result.name, "level": "grid_point"},
         )
         params = dict(
-            (k.removeprefix("param_model__"), str(v))
-            for k, v in row.items()
-            if k.startswith("param_model__")
+            (k.removeprefix("param_model__"), str(v)) for k, v in row.items() if k.startswith("param_model__")
         )
         client.log_batch(
             point.info.run_id,

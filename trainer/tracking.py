@@ -69,9 +69,17 @@ def parent_run(run_name: str, tags: Mapping[str, str] | None = None) -> Iterator
     """The run one command records into; FAILED with a `failure_reason` tag on any error."""
     import mlflow
 
-    run = mlflow.start_run(run_name=None if os.environ.get("MLFLOW_RUN_ID") else run_name)
-    if tags:
-        mlflow.set_tags(dict(tags))
+    from trainer.errors import TrainerError
+
+    try:
+        run = mlflow.start_run(run_name=None if os.environ.get("MLFLOW_RUN_ID") else run_name)
+        if tags:
+            mlflow.set_tags(dict(tags))
+    except Exception as exc:  # noqa: BLE001 - e.g. a read-only or locked store: one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainerError(
+            f"cannot record a run in tracking store {redact_uri(mlflow.get_tracking_uri())}: {first[:300]}"
+        )
     try:
         yield run
     except BaseException as exc:
@@ -107,13 +115,12 @@ def log_contract(result: Any, schema: Any) -> None:
             "data_path": str(result.data_path),
             "data_digest": result.data_digest,
             "data_rows": len(result.frame),
+            "schema_path": str(schema.path),
             "schema_digest": schema.digest,
             "suite_digest": result.suite_digest,
         }
     )
-    mlflow.log_metrics(
-        {"contract_expectations": result.evaluated, "contract_failed": result.failed}
-    )
+    mlflow.log_metrics({"contract_expectations": result.evaluated, "contract_failed": result.failed})
     mlflow.set_tags(
         {
             "contract_status": "passed" if result.success else "failed",

@@ -1,0 +1,131 @@
+"""`trainer reproduce`: re-run the training a registered version recorded, and compare outcomes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from trainer.config import file_digest
+from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError
+
+log = logging.getLogger(__name__)
+
+METRIC_TAGS = ("cv_r2", "cv_r2_std", "test_r2", "test_rmse", "test_mae")
+
+
+def _recorded_inputs(mv: Any) -> dict[str, Any]:
+    """Paths and digests the version recorded (tags on the version, params on its run)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    run = client.get_run(mv.tags.get("training_run_id") or mv.run_id)
+    params = run.data.params
+    return {
+        "run_id": run.info.run_id,
+        "data_path": Path(mv.tags["data_path"]),
+        "schema_path": Path(params.get("schema_path", "data/schema.yaml")),
+        "recipe_path": Path(params.get("recipe_path", "train.yaml")),
+        "digests": {
+            k: mv.tags.get(k) for k in ("data_digest", "schema_digest", "suite_digest", "recipe_digest")
+        },
+        "git_commit": mv.tags.get("git_commit"),
+    }
+
+
+def _download_recipe(run_id: str, recipe_name: str, into: Path) -> Path:
+    """The recipe exactly as logged on the training run (not whatever is on disk now)."""
+    from mlflow import MlflowClient
+
+    return Path(MlflowClient().download_artifacts(run_id, f"recipe/{recipe_name}", str(into)))
+
+
+def check_digests(recorded: dict[str, Any], recipe_path: Path) -> None:
+    """Refuse when today's inputs are not the ones the version was trained from, saying which."""
+    from trainer.config import load_schema
+
+    for label, path in (("data", recorded["data_path"]), ("schema", recorded["schema_path"])):
+        if not path.is_file():
+            raise ConfigError(f"cannot reproduce: recorded {label} file {path} is not here")
+    schema = load_schema(recorded["schema_path"])
+    now = {
+        "data_digest": file_digest(recorded["data_path"]),
+        "schema_digest": schema.digest,
+        "suite_digest": file_digest(schema.suite_path) if schema.suite_path.is_file() else "missing",
+        "recipe_digest": file_digest(recipe_path),
+    }
+    differ = [
+        f"{k.removesuffix('_digest')} (recorded {str(v)[:12]}, now {now[k][:12]})"
+        for k, v in recorded["digests"].items()
+        if v != now[k]
+    ]
+    if differ:
+        raise ConfigError("cannot reproduce: inputs differ from the recorded ones: " + "; ".join(differ))
+
+
+def compare(mv: Any, outcome: Any) -> list[str]:
+    """Differences between the recorded version and the re-run (empty when they match)."""
+    tags = mv.tags
+    winner = outcome.selection.winner
+    now = {
+        "cv_r2": winner.cv_r2_mean,
+        "cv_r2_std": winner.cv_r2_std,
+        **outcome.test_metrics,
+    }
+    problems = []
+    if tags.get("candidate") != winner.name:
+        problems.append(f"winner {winner.name} != recorded {tags.get('candidate')}")
+    import json
+
+    if json.loads(tags.get("best_params", "{}")) != json.loads(json.dumps(winner.best_params, default=str)):
+        problems.append(f"params {winner.best_params} != recorded {tags.get('best_params')}")
+    if tags.get("feature_digest") != outcome.feature_digest:
+        problems.append("feature_digest differs")
+    for key in METRIC_TAGS:
+        recorded = float(tags.get(key, "nan"))
+        if not math.isclose(recorded, now[key], rel_tol=0, abs_tol=5e-6):
+            problems.append(f"{key} {now[key]:.6f} != recorded {recorded:.6f}")
+    return problems
+
+
+def reproduce(uri: str) -> int:
+    """Re-train from the version's record into a new run (unregistered) and report the match."""
+    from trainer import tracking
+    from trainer.pipeline import run_train
+    from trainer.registry import git_state, resolve_version
+
+    tracking.quiet_libraries()
+    tracking.check_tracking_store()
+    mv = resolve_version(uri)
+    recorded = _recorded_inputs(mv)
+    commit, dirty = git_state()
+    if recorded["git_commit"] != commit:
+        log.warning(
+            "code commit now %s, recorded %s: results may differ",
+            commit[:12],
+            str(recorded["git_commit"])[:12],
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        recipe = _download_recipe(recorded["run_id"], recorded["recipe_path"].name, Path(tmp))
+        check_digests(recorded, recipe)
+        outcome = run_train(
+            recorded["data_path"],
+            recorded["schema_path"],
+            recipe,
+            register=False,
+            run_tags={"reproduces": f"models:/{mv.name}/{mv.version}"},
+        )
+    problems = compare(mv, outcome)
+    if problems:
+        log.error("reproduction of models:/%s/%s differs: %s", mv.name, mv.version, "; ".join(problems))
+        return EXIT_ERROR
+    log.info(
+        "reproduced models:/%s/%s in run %s: same winner (%s), parameters, feature digest and metrics",
+        mv.name,
+        mv.version,
+        outcome.run_id,
+        outcome.selection.winner.name,
+    )
+    return EXIT_OK
