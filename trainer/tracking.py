@@ -8,6 +8,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,19 +41,53 @@ def redact_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def check_tracking_store() -> str:
-    """Fail fast (one line, before any training) when the tracking store cannot be used."""
+TRANSIENT_STORE_ERRORS = ("database is locked", "already exists", "duplicate column", "migration")
+
+
+@contextmanager
+def _sqlite_init_lock(uri: str) -> Iterator[None]:
+    """Serialise first use of a SQLite store: MLflow's schema migration is not concurrency-safe."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    if not db.parent.is_dir():
+        yield
+        return
+    with open(f"{db}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def check_tracking_store(attempts: int = 6) -> str:
+    """Fail fast (one line, before any training) when the tracking store cannot be used.
+
+    A brand-new SQLite store initialised by two processes at once, or a locked database, is
+    retried with backoff instead of losing a run.
+    """
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     from trainer.errors import TrainerError
 
     uri = mlflow.get_tracking_uri()
-    try:
-        mlflow.MlflowClient().search_experiments(max_results=1)
-    except (MlflowException, OSError, Exception) as exc:  # noqa: BLE001 - reported as one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrainerError(f"tracking store {redact_uri(uri)} is unavailable: {first[:300]}")
+    for attempt in range(1, attempts + 1):
+        try:
+            with _sqlite_init_lock(uri):
+                mlflow.MlflowClient().search_experiments(max_results=1)
+            return uri
+        except Exception as exc:  # noqa: BLE001 - reported as one line
+            text = str(exc).strip()
+            if attempt < attempts and any(t in text for t in TRANSIENT_STORE_ERRORS):
+                log.info("tracking store busy (%s); retrying", text.splitlines()[0][:120])
+                time.sleep(0.5 * attempt)
+                continue
+            first = text.splitlines()[0] if text else type(exc).__name__
+            raise TrainerError(f"tracking store {redact_uri(uri)} is unavailable: {first[:300]}")
     return uri
 
 

@@ -1,0 +1,213 @@
+"""Run the cross-validation fits on a Dask cluster instead of local processes.
+
+`trainer train --dask-scheduler tcp://HOST:PORT` (or env TRAINER_DASK_SCHEDULER) calls
+`use_dask(address)` before anything is fitted. It
+
+1. connects a `dask.distributed.Client` (failing with one `TrainerError` line, exit 1, when the
+   scheduler cannot be reached or has no workers);
+2. checks every worker against this process: the libraries that fit the models (scikit-learn,
+   numpy, pandas, scipy, joblib, xgboost, catboost) must have the same versions, otherwise the CV
+   scores would not be those of a local run; and the `trainer` package must be importable with the
+   same source. Workers that cannot import `trainer` at all get this checkout uploaded as a zip
+   (`Client.upload_file`); workers that import a *different* `trainer` are refused, because
+   Python cannot reliably replace an already imported package in a running worker;
+3. makes joblib's `dask` backend the process-wide default (`joblib.parallel_config`, entered and
+   kept), so `GridSearchCV(n_jobs=...)` in `trainer.search` sends its fits to the cluster. With the
+   dask backend the parallelism is the cluster's thread count; the recipe's `n_jobs` only decides
+   that the search is parallel at all (`n_jobs: 1` keeps every fit in this process).
+
+Selection, refit of the winner, MLflow logging and registration stay in the calling process: only
+the pure, deterministic CV fits move, so a Dask run gives the same scores, winner and feature digest
+as a local one. `stop_dask()` restores joblib's default backend and closes the client.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trainer.errors import TrainerError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 10.0
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Libraries whose version changes what a fit computes: distribution names, first installed wins.
+FIT_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "scikit-learn": ("scikit-learn",),
+    "numpy": ("numpy",),
+    "pandas": ("pandas",),
+    "scipy": ("scipy",),
+    "joblib": ("joblib",),
+    "xgboost": ("xgboost-cpu", "xgboost"),
+    "catboost": ("catboost",),
+}
+
+_state: dict[str, Any] = {"client": None, "config": None, "address": None}
+
+
+def _make_probe() -> Callable[[dict[str, tuple[str, ...]]], dict[str, Any]]:
+    """The environment probe, built as a closure so cloudpickle ships it by value.
+
+    A module-level function would be pickled by reference (`trainer.distributed._probe`) and could
+    not even be loaded by a worker that lacks `trainer`, which is one of the things it must detect.
+    """
+
+    def probe(libraries: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+        import hashlib
+        import importlib
+        import importlib.metadata
+        import importlib.resources
+
+        versions: dict[str, str | None] = {}
+        for lib, dists in libraries.items():
+            versions[lib] = None
+            for dist in dists:
+                try:
+                    versions[lib] = importlib.metadata.version(dist)
+                    break
+                except importlib.metadata.PackageNotFoundError:
+                    continue
+        try:
+            root = importlib.resources.files(importlib.import_module("trainer"))
+        except Exception:  # noqa: BLE001 - "not importable" is an answer, not a failure
+            return {"versions": versions, "trainer_digest": None}
+        h = hashlib.sha256()
+        pending = [(root, "")]
+        files = []
+        while pending:
+            node, prefix = pending.pop()
+            for child in node.iterdir():
+                if child.is_dir():
+                    if child.name != "__pycache__":
+                        pending.append((child, f"{prefix}{child.name}/"))
+                elif child.name.endswith(".py"):
+                    files.append((f"{prefix}{child.name}", child))
+        for rel, child in sorted(files, key=lambda item: item[0]):
+            h.update(rel.encode() + b"\0" + child.read_bytes() + b"\0")
+        return {"versions": versions, "trainer_digest": h.hexdigest()}
+
+    return probe
+
+
+def local_environment() -> dict[str, Any]:
+    """What this process would fit with: library versions and the digest of `trainer`'s source."""
+    return _make_probe()(FIT_LIBRARIES)
+
+
+def package_zip(directory: Path, digest: str) -> Path:
+    """Zip the `trainer` package's sources (importable from the zip) into `directory`."""
+    path = Path(directory) / f"trainer-{digest[:12]}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for source in sorted(PACKAGE_DIR.rglob("*.py")):
+            if "__pycache__" not in source.parts:
+                zf.write(source, Path("trainer") / source.relative_to(PACKAGE_DIR))
+    return path
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:300]
+
+
+def connect(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
+    """A client of the scheduler at `address` with at least one worker, or a one-line TrainerError."""
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise TrainerError(f"--dask-scheduler needs dask[distributed] installed: {_one_line(exc)}")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError: one line
+        raise TrainerError(f"dask scheduler {address} is unreachable: {_one_line(exc)}")
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - dask's TimeoutError
+        client.close()
+        raise TrainerError(f"dask scheduler {address} has no workers after {timeout:g} s: {_one_line(exc)}")
+    return client
+
+
+def check_workers(client: Any, local: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Make every worker fit with this process's code and libraries; upload `trainer` if absent.
+
+    Returns each worker's probe result. Raises TrainerError on a library version mismatch or a
+    worker that imports a different `trainer` than this checkout.
+    """
+    local = local or local_environment()
+    probe = _make_probe()
+    remote: dict[str, dict[str, Any]] = client.run(probe, FIT_LIBRARIES)
+    missing = [w for w, env in remote.items() if env["trainer_digest"] is None]
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="trainer-upload-") as tmp:
+            archive = package_zip(Path(tmp), local["trainer_digest"])
+            log.info("uploading %s to %d dask worker(s) that cannot import trainer", archive.name, len(missing))
+            client.upload_file(str(archive), load=True)
+        remote = client.run(probe, FIT_LIBRARIES)
+    for worker, env in sorted(remote.items()):
+        for lib, version in local["versions"].items():
+            if version is not None and env["versions"].get(lib) != version:
+                raise TrainerError(
+                    f"dask worker {worker} has {lib} {env['versions'].get(lib) or 'not installed'}, "
+                    f"this process {version}: install requirements.txt on the workers "
+                    "(CV scores must not depend on where a fit ran)"
+                )
+        if env["trainer_digest"] != local["trainer_digest"]:
+            raise TrainerError(
+                f"dask worker {worker} imports a different trainer "
+                f"({str(env['trainer_digest'])[:12]} vs {local['trainer_digest'][:12]} here): restart the "
+                "workers with this checkout installed, or without trainer installed so it is uploaded"
+            )
+    return remote
+
+
+def use_dask(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
+    """Connect, check the workers, and route every joblib fit of this process to the cluster.
+
+    Call before any fitting; the backend stays active until `stop_dask()` or process exit.
+    Returns the `dask.distributed.Client`.
+    """
+    stop_dask()
+    client = connect(address, timeout)
+    try:
+        check_workers(client)
+        from joblib import parallel_config
+
+        # Constructing parallel_config already activates it for this thread; it is kept (never
+        # exited) so the rest of the run, GridSearchCV included, uses the dask backend.
+        config = parallel_config(backend="dask", client=client)
+    except BaseException:
+        client.close()
+        raise
+    _state.update(client=client, config=config, address=address)
+    threads = sum(client.nthreads().values())
+    log.info("dask: CV fits run on %s (%d workers, %d threads)", address, len(client.nthreads()), threads)
+    return client
+
+
+def stop_dask() -> None:
+    """Restore joblib's previous backend and close the client (no-op when Dask is not in use)."""
+    config, client = _state["config"], _state["client"]
+    _state.update(client=None, config=None, address=None)
+    if config is not None:
+        config.unregister()
+    if client is not None:
+        try:
+            client.close()
+        except Exception as exc:  # noqa: BLE001 - closing is best effort
+            log.debug("closing the dask client: %s", exc)
+
+
+def active_scheduler() -> str | None:
+    """The scheduler address joblib currently sends fits to, if any."""
+    return _state["address"]
+
+
+atexit.register(stop_dask)
