@@ -12,9 +12,9 @@
    (`Client.upload_file`); workers that import a *different* `trainer` are refused, because
    Python cannot reliably replace an already imported package in a running worker;
 3. makes joblib's `dask` backend the process-wide default (`joblib.parallel_config`, entered and
-   kept), so `GridSearchCV(n_jobs=...)` in `trainer.search` sends its fits to the cluster. With the
-   dask backend the parallelism is the cluster's thread count; the recipe's `n_jobs` only decides
-   that the search is parallel at all (`n_jobs: 1` keeps every fit in this process).
+   kept), so `GridSearchCV(n_jobs=...)` in `trainer.search` sends its fits to the cluster. Under
+   the dask backend the parallelism is the cluster's total thread count whatever the recipe's
+   `n_jobs` says (joblib hands even `n_jobs=1` calls to the cluster).
 
 Selection, refit of the winner, MLflow logging and registration stay in the calling process: only
 the pure, deterministic CV fits move, so a Dask run gives the same scores, winner and feature digest
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import socket
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -116,6 +117,26 @@ def _one_line(exc: BaseException) -> str:
     return first[:300]
 
 
+def _refused_fast(address: str, timeout: float) -> None:
+    """For tcp:// addresses, one plain socket connect first: a refused port fails at once.
+
+    (dask's own connect retries a refused port until its timeout, which delays a typo by 10 s.)
+    """
+    from distributed.comm import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location, default_port=8786)
+    except (ValueError, TypeError) as exc:
+        raise TrainerError(f"dask scheduler {address!r} is not an address like tcp://HOST:PORT: {_one_line(exc)}")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise TrainerError(f"dask scheduler {address} is unreachable: {exc.strerror or _one_line(exc)}")
+
+
 def connect(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
     """A client of the scheduler at `address` with at least one worker, or a one-line TrainerError."""
     try:
@@ -123,6 +144,7 @@ def connect(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
     except ImportError as exc:
         raise TrainerError(f"--dask-scheduler needs dask[distributed] installed: {_one_line(exc)}")
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    _refused_fast(address, timeout)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError: one line

@@ -355,7 +355,7 @@ def promote(
             f"version {version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
         )
     holder = _alias_holder(client, name, alias)
-    if holder is not None and holder.version == mv.version:
+    if holder is not None and str(holder.version) == str(mv.version):
         log.info("'%s' already points at version %s of %s", alias, version, name)
         return
     split = _holdout(data, schema_path, recipe)
@@ -375,7 +375,7 @@ def promote(
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "promoted_alias": alias,
         "promoted_by": getpass.getuser(),
-        "promoted_from_version": holder.version if holder is not None else "none",
+        "promoted_from_version": str(holder.version) if holder is not None else "none",
         "promotion_r2": f"{candidate_r2:.6f}",
         "promotion_previous_r2": f"{holder_r2:.6f}" if holder_r2 is not None else "none",
         "promotion_forced": str(forced).lower(),

@@ -125,7 +125,11 @@ def _sample_categorical(column: pd.Series, rule: ColumnRules, n: int, rng: np.ra
 
 
 def _numeric_block(
-    reference: pd.DataFrame, columns: list[str], rules: dict[str, ColumnRules], n: int, rng: np.random.Generator
+    reference: pd.DataFrame,
+    columns: list[str],
+    rules: dict[str, ColumnRules],
+    n: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Whole reference rows of the numeric columns, jittered, rounded and clipped (NaN stays NaN)."""
     observed = reference[columns].to_numpy(dtype=np.float64)
@@ -141,7 +145,7 @@ def _numeric_block(
             np.round(block[:, j], out=block[:, j])
         low, high = _bounds(values, rule)
         np.clip(block[:, j], low, high, out=block[:, j])
-    return block
+    return block + 0.0  # no negative zeros ("-0.0") from rounding small negative jitter
 
 
 def _target(
@@ -220,8 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rows", type=int, required=True, help="number of rows to generate")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write (not under data/raw/)")
-    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="real data (default: %(default)s)")
-    parser.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, help="column roles (default: %(default)s)")
+    parser.add_argument(
+        "--reference", type=Path, default=DEFAULT_REFERENCE, help="real data (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--schema", type=Path, default=DEFAULT_SCHEMA, help="column roles (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random state (default: %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -251,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         frame.to_csv(args.out, index=False)
         log.info(
             "wrote %d synthetic rows to %s (seed %d): generate %.2f s, write %.2f s",
-            len(frame), args.out, args.seed, generated - started, time.perf_counter() - generated,
+            len(frame),
+            args.out,
+            args.seed,
+            generated - started,
+            time.perf_counter() - generated,
         )
     except TrainerError as exc:
         log.error("%s", exc)

@@ -1,0 +1,233 @@
+"""Registration, promotion and audit against temporary SQLite and file tracking stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from trainer.cli import main
+from trainer.errors import TrainerError
+from trainer.pipeline import run_train
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw" / "star_grade3.csv"
+SCHEMA = ROOT / "data" / "schema.yaml"
+MODEL = "test-model"
+REQUIRED_TAGS = (
+    "candidate",
+    "cv_r2",
+    "cv_r2_std",
+    "test_r2",
+    "test_rmse",
+    "test_mae",
+    "baseline_cv_r2",
+    "data_digest",
+    "schema_digest",
+    "suite_digest",
+    "recipe_digest",
+    "feature_digest",
+    "git_commit",
+    "git_dirty",
+    "training_run_id",
+    "validation_status",
+)
+
+
+def write_recipe(path: Path, candidates: str, gates: str = "min_cv_r2: 0.3, min_improvement: 0.05") -> Path:
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            experiment: registry-test
+            registered_model: {MODEL}
+            cv: {{folds: 3}}
+            n_jobs: 1
+            gates: {{{gates}}}
+            promotion: {{tolerance: 0.0}}
+            candidates:
+            """
+        )
+        + textwrap.indent(textwrap.dedent(candidates), "  ")
+    )
+    return path
+
+
+GOOD = """\
+dummy: {}
+linear: {}
+hist_gradient_boosting: {max_iter: [50]}
+"""
+WORSE = """\
+dummy: {}
+decision_tree: {max_depth: [1]}
+"""
+
+
+def _use_store(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    mlflow.set_tracking_uri(uri)
+
+
+@pytest.fixture(params=["sqlite", "file"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path}/mlflow.db"
+    else:
+        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        uri = f"file:{tmp_path}/mlruns"
+    _use_store(monkeypatch, uri)
+    monkeypatch.chdir(ROOT)
+    yield uri
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture()
+def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    _use_store(monkeypatch, uri)
+    monkeypatch.chdir(ROOT)
+    yield uri
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture()
+def small_data(tmp_path: Path) -> Path:
+    frame = pd.read_csv(RAW).sample(1500, random_state=0)
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def train(data: Path, recipe: Path, **kwargs: object) -> str:
+    outcome = run_train(data, SCHEMA, recipe, **kwargs)
+    assert outcome.model_version
+    return outcome.model_version
+
+
+def raw_rows() -> pd.DataFrame:
+    rows = pd.read_csv(RAW).head(4).drop(columns=["math3", "read3", "student_id", "school_id"])
+    rows.loc[0, "gender"] = "unheard-of"  # unseen category
+    rows.loc[1, "mathk"] = np.nan  # missing value
+    rows.loc[2, "birth"] = None
+    return rows
+
+
+def test_register_version_with_tags_card_and_load(store: str, small_data: Path, tmp_path: Path) -> None:
+    uri = train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
+    assert uri == f"models:/{MODEL}/1"
+    client = MlflowClient()
+    mv = client.get_model_version(MODEL, "1")
+    missing = [t for t in REQUIRED_TAGS if t not in mv.tags]
+    assert not missing
+    assert mv.tags["validation_status"] == "passed"
+    assert mv.tags["candidate"] in {"linear", "hist_gradient_boosting"}
+    assert mv.description.startswith(f"# {MODEL}") and "## Candidates" in mv.description
+    assert "predicts" in client.get_registered_model(MODEL).description.lower()
+    run = client.get_run(mv.tags["training_run_id"])
+    assert {"test_r2", "best_cv_r2"} <= set(run.data.metrics)
+    model = mlflow.sklearn.load_model(uri)
+    pred = model.predict(raw_rows())
+    assert pred.shape == (4,) and np.all(np.isfinite(pred))
+    assert mlflow.pyfunc.load_model(uri).metadata.signature is not None
+
+
+def test_promote_refuse_force_and_failed_versions(sqlite_store: str, small_data: Path, tmp_path: Path) -> None:
+    good, worse = write_recipe(tmp_path / "good.yaml", GOOD), write_recipe(
+        tmp_path / "worse.yaml", WORSE, gates="min_cv_r2: -1.0, min_improvement: 0.0"
+    )
+    train(small_data, good)
+    train(small_data, worse)
+    args = ["--recipe", str(good), "--data", str(small_data)]
+    client = MlflowClient()
+
+    assert main(["promote", "--version", "1", *args]) == 0
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+    v1 = client.get_model_version(MODEL, "1").tags
+    assert v1["promoted_alias"] == "champion" and v1["promotion_forced"] == "false"
+
+    assert main(["promote", "--version", "2", *args]) == 3  # worse: refused
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+
+    assert main(["promote", "--version", "2", "--force", *args]) == 0
+    v2 = client.get_model_version(MODEL, "2").tags
+    assert v2["promotion_forced"] == "true" and v2["promoted_from_version"] == "1"
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "2"
+
+    client.set_model_version_tag(MODEL, "1", "validation_status", "failed")
+    assert main(["promote", "--version", "1", "--force", *args]) == 3
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "2"
+    assert main(["promote", "--version", "99", *args]) == 1
+
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}@champion")
+    assert model.predict(raw_rows()).shape == (4,)
+
+
+def test_explain_from_registry_alone(sqlite_store: str, small_data: Path, tmp_path: Path, capsys) -> None:
+    train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
+    mv = MlflowClient().get_model_version(MODEL, "1")
+    small_data.unlink()  # local inputs gone: explain must not need them
+    assert main(["explain", f"models:/{MODEL}/1"]) == 0
+    text = capsys.readouterr().out
+    assert mv.tags["candidate"] in text and mv.tags["data_digest"] in text
+    assert "leaderboard" in text
+    assert main(["explain", f"models:/{MODEL}/1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["digests"]["feature_digest"] == mv.tags["feature_digest"]
+    assert record["winner"]["candidate"] == mv.tags["candidate"]
+    assert record["dependencies"]["scikit-learn"]
+    assert main(["explain", f"models:/{MODEL}@nobody"]) == 1
+    assert main(["explain", "not-a-uri"]) == 1
+
+
+def test_failure_after_registration_leaves_no_valid_version(
+    sqlite_store: str, small_data: Path, tmp_path: Path
+) -> None:
+    recipe = write_recipe(tmp_path / "r.yaml", GOOD)
+    with pytest.raises(TrainerError, match="injected"):
+        run_train(small_data, SCHEMA, recipe, fail_after_register=True)
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name='{MODEL}'")
+    assert all(v.tags.get("validation_status") != "passed" for v in versions)
+    run = client.search_runs(
+        [client.get_experiment_by_name("registry-test").experiment_id],
+        "tags.trainer_command = 'train'",
+    )[0]
+    assert run.info.status == "FAILED" and "injected" in run.data.tags["failure_reason"]
+    assert train(small_data, recipe)  # the next run succeeds
+
+
+@pytest.mark.slow
+def test_model_loads_in_clean_venv_without_project(sqlite_store: str, small_data: Path, tmp_path: Path) -> None:
+    """Serving is separate: the model's own requirements.txt is all a fresh env needs."""
+    train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}/1", dst_path=str(tmp_path / "model")))
+    venv = tmp_path / "serve-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(local / "requirements.txt")],
+        check=True,
+    )
+    rows = tmp_path / "rows.csv"
+    raw_rows().to_csv(rows, index=False)
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        "assert not any('work/main' in p and 'model' not in p for p in sys.path[1:]), sys.path\n"
+        f"m = mlflow.sklearn.load_model({str(local)!r})\n"
+        f"print(len(m.predict(pd.read_csv({str(rows)!r}))))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    out = subprocess.run([str(py), "-I", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("4")
