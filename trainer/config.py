@@ -235,6 +235,8 @@ class Recipe:
     cv_seed: int
     n_jobs: int
     strategy: str
+    n_iter: int
+    blend_top: int
     candidates: dict[str, dict[str, list[Any]]]
     min_cv_r2: float
     baseline: str
@@ -292,7 +294,7 @@ def load_recipe(path: Path | str) -> Recipe:
     cv = _section(data, "cv", {"folds", "shuffle", "random_state"}, path)
     gates = _section(data, "gates", {"min_cv_r2", "baseline", "min_improvement"}, path)
     promotion = _section(data, "promotion", {"tolerance"}, path)
-    search = _section(data, "search", {"strategy"}, path)
+    search = _section(data, "search", {"strategy", "n_iter", "blend_top"}, path)
     strategy = search.get("strategy", "grid")
     if strategy not in SEARCH_STRATEGIES:
         raise ConfigError(f"recipe {path}: search strategy '{strategy}' unknown; known: {SEARCH_STRATEGIES}")
@@ -316,6 +318,8 @@ def load_recipe(path: Path | str) -> Recipe:
         cv_seed=_number(cv.get("random_state", 42), "cv.random_state", path, 0, 2**32 - 1, int),
         n_jobs=_number(data.get("n_jobs", -1), "n_jobs", path, -1, 1024, int) or 1,
         strategy=strategy,
+        n_iter=_number(search.get("n_iter", 4), "search.n_iter", path, 1, 10_000, int),
+        blend_top=_number(search.get("blend_top", 0), "search.blend_top", path, 0, 10, int),
         candidates=grids,
         min_cv_r2=_number(gates.get("min_cv_r2", 0.45), "gates.min_cv_r2", path, -1e9, 1.0),
         baseline=baseline,

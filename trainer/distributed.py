@@ -130,7 +130,9 @@ def _refused_fast(address: str, timeout: float) -> None:
             return
         host, port = parse_host_port(location, default_port=8786)
     except (ValueError, TypeError) as exc:
-        raise TrainerError(f"dask scheduler {address!r} is not an address like tcp://HOST:PORT: {_one_line(exc)}")
+        raise TrainerError(
+            f"dask scheduler {address!r} is not an address like tcp://HOST:PORT: {_one_line(exc)}"
+        )
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
@@ -170,7 +172,9 @@ def check_workers(client: Any, local: dict[str, Any] | None = None) -> dict[str,
     if missing:
         with tempfile.TemporaryDirectory(prefix="trainer-upload-") as tmp:
             archive = package_zip(Path(tmp), local["trainer_digest"])
-            log.info("uploading %s to %d dask worker(s) that cannot import trainer", archive.name, len(missing))
+            log.info(
+                "uploading %s to %d dask worker(s) that cannot import trainer", archive.name, len(missing)
+            )
             client.upload_file(str(archive), load=True)
         remote = client.run(probe, FIT_LIBRARIES)
     for worker, env in sorted(remote.items()):

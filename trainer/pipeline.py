@@ -137,7 +137,7 @@ def _search_all(
 ) -> list[Any]:
     from joblib import Memory
 
-    from trainer.search import log_candidate, make_cv, search_candidate
+    from trainer.search import blend_members, make_cv, search_blend, search_candidate
 
     cv = make_cv(recipe, len(split.X_train))
     results = []
@@ -147,23 +147,46 @@ def _search_all(
             grid = recipe.candidates[spec.name]
             t0 = time.perf_counter()
             result = search_candidate(
-                spec, grid, schema, split.X_train, split.y_train, cv, split.groups, recipe.n_jobs, memory
+                spec,
+                grid,
+                schema,
+                split.X_train,
+                split.y_train,
+                cv,
+                split.groups,
+                recipe.n_jobs,
+                memory,
+                strategy=recipe.strategy,
+                n_iter=recipe.n_iter,
+                random_state=recipe.cv_seed,
             )
-            t1 = timings.add(f"search: {spec.name}", t0)
-            result.run_id = log_candidate(result, run.info.experiment_id, run.info.run_id)
-            timings.add("logging", t1)
-            log.info(
-                "[%2d/%d] %-22s grid %3d  cv_r2 %.4f ± %.4f  %6.1f s",
-                i,
-                len(specs),
-                spec.name,
-                result.grid_size,
-                result.cv_r2_mean,
-                result.cv_r2_std,
-                result.fit_seconds,
-            )
-            results.append(result)
+            results.append(_record(result, i, len(specs), t0, timings, run))
+    members = blend_members(results, recipe.blend_top, recipe.baseline) if recipe.blend_top >= 2 else []
+    if len(members) >= 2:
+        t0 = time.perf_counter()
+        result = search_blend(members, schema, split.X_train, split.y_train, cv, split.groups, recipe.n_jobs)
+        results.append(_record(result, len(specs) + 1, len(specs) + 1, t0, timings, run))
     return results
+
+
+def _record(result: Any, i: int, n: int, t0: float, timings: Timings, run: Any) -> Any:
+    """Time, log (child + grandchild runs) and print one candidate's progress line."""
+    from trainer.search import log_candidate
+
+    t1 = timings.add(f"search: {result.name}", t0)
+    result.run_id = log_candidate(result, run.info.experiment_id, run.info.run_id)
+    timings.add("logging", t1)
+    log.info(
+        "[%2d/%d] %-22s grid %3d  cv_r2 %.4f ± %.4f  %6.1f s",
+        i,
+        n,
+        result.name,
+        result.grid_size,
+        result.cv_r2_mean,
+        result.cv_r2_std,
+        result.fit_seconds,
+    )
+    return result
 
 
 def _holdout_metrics(pipeline: Any, split: Split) -> tuple[dict[str, float], np.ndarray]:
@@ -193,9 +216,20 @@ def _log_leaderboard(board: pd.DataFrame, out: Path) -> None:
 def _fit_winner(selection: Any, schema: Schema, split: Split) -> Any:
     from trainer.candidates import CATALOGUE
     from trainer.features import build_pipeline
+    from trainer.search import BLEND, blend_pipeline
 
-    spec = CATALOGUE[selection.winner.name]
-    model = spec.make().set_params(**selection.winner.best_params)
+    winner = selection.winner
+    if winner.name == BLEND:
+        members = [
+            (
+                CATALOGUE[name],
+                {k.split("__", 1)[1]: v for k, v in winner.best_params.items() if k.startswith(f"{name}__")},
+            )
+            for name in winner.best_params["members"]
+        ]
+        return blend_pipeline(members, schema).fit(split.X_train, split.y_train)
+    spec = CATALOGUE[winner.name]
+    model = spec.make().set_params(**winner.best_params)
     return build_pipeline(schema, spec.encoding, model).fit(split.X_train, split.y_train)
 
 

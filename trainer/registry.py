@@ -246,7 +246,13 @@ def log_and_register(
     mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
     client = MlflowClient()
     _describe_registered_model(client, name, ctx)
-    mv = mlflow.register_model(info.model_uri, name, tags={VALIDATION_TAG: "pending"})
+    mv = client.create_model_version(
+        name,
+        source=info.model_uri,
+        run_id=ctx.run_id,
+        tags={VALIDATION_TAG: "pending"},
+        model_id=info.model_id,
+    )
     try:
         for key, value in {**tags, "serialization": serialization}.items():
             client.set_model_version_tag(name, mv.version, key, value)

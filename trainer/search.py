@@ -10,12 +10,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ParameterGrid
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ParameterGrid, RandomizedSearchCV
 
 from trainer.candidates import CandidateSpec
 from trainer.config import Recipe, Schema
 from trainer.errors import TrainerError
 from trainer.features import build_pipeline
+
+BLEND = "blend"
+BLEND_COMPLEXITY = 100
 
 log = logging.getLogger(__name__)
 
@@ -73,49 +76,169 @@ def search_candidate(
     groups: np.ndarray | None,
     n_jobs: int,
     memory: Any = None,
+    strategy: str = "grid",
+    n_iter: int = 4,
+    random_state: int = 0,
 ) -> CandidateResult:
-    """GridSearchCV over one candidate (no refit); any fit error names candidate and params."""
+    """Cross-validated search over one candidate (no refit); any fit error names candidate and params.
+
+    `grid` tries every point. `two_stage` samples `n_iter` points at random, then tries the
+    grid's neighbours of the best one (each parameter's adjacent values) — fewer fits on big grids.
+    """
     pipeline = build_pipeline(schema, spec.encoding, spec.make(), memory=memory)
-    search = GridSearchCV(
-        pipeline,
-        [prefixed(grid)],
-        scoring="r2",
-        cv=cv,
-        refit=False,
-        error_score="raise",
-        n_jobs=n_jobs,
-    )
     started = time.perf_counter()
+    size = len(ParameterGrid(grid))
+    if strategy == "two_stage" and size > n_iter:
+        broad = _run_search(
+            spec,
+            grid,
+            RandomizedSearchCV(
+                pipeline, prefixed(grid), n_iter=n_iter, random_state=random_state, **_cv_kwargs(cv, n_jobs)
+            ),
+            X,
+            y,
+            groups,
+            pipeline,
+            cv,
+        )
+        best = _unprefix(broad["params"][int(np.argmax(broad["mean_test_score"]))])
+        fine = _run_search(
+            spec,
+            grid,
+            GridSearchCV(pipeline, [prefixed(_neighbours(grid, best))], **_cv_kwargs(cv, n_jobs)),
+            X,
+            y,
+            groups,
+            pipeline,
+            cv,
+        )
+        results = pd.concat([pd.DataFrame(broad), pd.DataFrame(fine)], ignore_index=True)
+        results = results.loc[~results["params"].map(param_label_raw).duplicated()].reset_index(drop=True)
+    else:
+        results = pd.DataFrame(
+            _run_search(
+                spec,
+                grid,
+                GridSearchCV(pipeline, [prefixed(grid)], **_cv_kwargs(cv, n_jobs)),
+                X,
+                y,
+                groups,
+                pipeline,
+                cv,
+            )
+        )
+    return _summarize(spec.name, spec.complexity, results, time.perf_counter() - started, cv)
+
+
+def _cv_kwargs(cv: Any, n_jobs: int) -> dict[str, Any]:
+    return {"scoring": "r2", "cv": cv, "refit": False, "error_score": "raise", "n_jobs": n_jobs}
+
+
+def param_label_raw(params: dict[str, Any]) -> str:
+    return param_label(_unprefix(params))
+
+
+def _neighbours(grid: dict[str, list[Any]], best: dict[str, Any]) -> dict[str, list[Any]]:
+    """Each parameter's best value and its adjacent values in the declared grid."""
+    out = {}
+    for key, values in grid.items():
+        i = next(j for j, v in enumerate(values) if v == best[key])
+        out[key] = values[max(0, i - 1) : i + 2]
+    return out
+
+
+def _run_search(
+    spec: CandidateSpec,
+    grid: dict[str, list[Any]],
+    search: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: Any,
+    pipeline: Any,
+    cv: Any,
+) -> dict[str, Any]:
     try:
         search.fit(X, y, groups=groups)
     except Exception as exc:  # noqa: BLE001 - re-raised as one line naming the grid point
         bad = _failing_params(pipeline, grid, X, y, cv, groups)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrainerError(
-            f"candidate '{spec.name}' failed to fit with {param_label(bad)}: "
-            f"{type(exc).__name__}: {first[:300]}"
+            f"candidate '{spec.name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {first[:300]}"
         ) from exc
-    elapsed = time.perf_counter() - started
-    results = pd.DataFrame(search.cv_results_)
-    results["params"] = [param_label(_unprefix(p)) for p in results["params"]]
-    best = int(np.argmax(results["mean_test_score"].to_numpy()))
+    return search.cv_results_
+
+
+def _summarize(name: str, complexity: int, results: pd.DataFrame, elapsed: float, cv: Any) -> CandidateResult:
     scores = results["mean_test_score"].to_numpy()
     if not np.all(np.isfinite(scores)):
-        raise TrainerError(f"candidate '{spec.name}' produced a non-finite CV score")
+        raise TrainerError(f"candidate '{name}' produced a non-finite CV score")
+    best = int(np.argmax(scores))
+    best_params = _unprefix(results["params"].iloc[best])
+    results = results.assign(params=[param_label_raw(p) for p in results["params"]])
     estimator_seconds = float(
         (results["mean_fit_time"] + results["mean_score_time"]).sum() * cv.get_n_splits()
     )
     return CandidateResult(
-        name=spec.name,
-        complexity=spec.complexity,
+        name=name,
+        complexity=complexity,
         grid_size=len(results),
-        best_params=_unprefix(search.cv_results_["params"][best]),
+        best_params=best_params,
         cv_r2_mean=float(scores[best]),
         cv_r2_std=float(results["std_test_score"].iloc[best]),
         fit_seconds=elapsed,
         estimator_seconds=estimator_seconds,
         cv_results=results,
     )
+
+
+def blend_pipeline(members: list[tuple[CandidateSpec, dict[str, Any]]], schema: Schema) -> Any:
+    """An averaging VotingRegressor of whole member Pipelines, itself inside a Pipeline."""
+    from sklearn.ensemble import VotingRegressor
+    from sklearn.pipeline import Pipeline
+
+    estimators = [
+        (spec.name, build_pipeline(schema, spec.encoding, spec.make().set_params(**params)))
+        for spec, params in members
+    ]
+    return Pipeline([("model", VotingRegressor(estimators))])
+
+
+def blend_members(results: list[CandidateResult], top: int, exclude: str) -> list[CandidateResult]:
+    """The `top` best candidates by CV R² (the baseline excluded), deterministic on ties."""
+    ranked = sorted(
+        (r for r in results if r.name != exclude),
+        key=lambda r: (-round(r.cv_r2_mean, 10), r.complexity, r.name),
+    )
+    return ranked[:top]
+
+
+def search_blend(
+    members: list[CandidateResult],
+    schema: Schema,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    cv: Any,
+    groups: Any,
+    n_jobs: int,
+) -> CandidateResult:
+    """Score the blend of the best members with the same CV, like any other candidate."""
+    from trainer.candidates import CATALOGUE
+
+    pipeline = blend_pipeline([(CATALOGUE[m.name], m.best_params) for m in members], schema)
+    spec = CandidateSpec(BLEND, lambda: pipeline, "onehot", BLEND_COMPLEXITY)
+    started = time.perf_counter()
+    results = pd.DataFrame(
+        _run_search(
+            spec, {}, GridSearchCV(pipeline, [{}], **_cv_kwargs(cv, n_jobs)), X, y, groups, pipeline, cv
+        )
+    )
+    results["params"] = [{"members": "+".join(m.name for m in members)}] * len(results)
+    result = _summarize(BLEND, BLEND_COMPLEXITY, results, time.perf_counter() - started, cv)
+    result.best_params = {
+        "members": [m.name for m in members],
+        **{f"{m.name}__{k}": v for m in members for k, v in m.best_params.items()},
+    }
+    return result
 
 
 def _unprefix(params: dict[str, Any]) -> dict[str, Any]:
