@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +32,7 @@ def sha256(path: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _project_root_and_logging(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def _project_root_and_logging(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """Run every test from the project root, with the CLI's log lines visible to caplog.
 
     `trainer.cli.setup_logging` calls `logging.basicConfig(force=True)`, which removes every
@@ -46,13 +45,39 @@ def _project_root_and_logging(
     caplog.set_level(logging.INFO)
 
 
-def _use_store(uri: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+# Experiments the tests record into. On a SQLite store they are created up front with their
+# artifacts under tmp_path: the store's default artifact root is `./mlruns` of the working
+# directory, which here is the project root.
+EXPERIMENTS = ("student-math-score", "test-small", "test", "registry-test")
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated MLflow SQLite database, copied per test (migrations are slow)."""
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
+    return path
+
+
+def _use_store(uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    if uri.startswith("sqlite:"):
+        for name in EXPERIMENTS:
+            client.create_experiment(name, artifact_location=(tmp_path / "artifacts" / name).as_uri())
     try:
         yield uri
+        leaked = [
+            r.info.artifact_uri
+            for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+            if str(tmp_path) not in r.info.artifact_uri
+        ]
+        assert not leaked, (
+            f"runs stored artifacts outside tmp_path (add the experiment to EXPERIMENTS): {leaked}"
+        )
     finally:
         while mlflow.active_run() is not None:
             mlflow.end_run("KILLED")
@@ -60,20 +85,24 @@ def _use_store(uri: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture(params=["sqlite", "file"])
-def tracking_store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def tracking_store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _sqlite_template: Path
+) -> Any:
     """A fresh tracking store per test, once as SQLite and once as a file store."""
     if request.param == "sqlite":
+        shutil.copy(_sqlite_template, tmp_path / "mlflow.db")
         uri = f"sqlite:///{tmp_path}/mlflow.db"
     else:
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
         uri = f"file:{tmp_path}/mlruns"
-    yield from _use_store(uri, monkeypatch)
+    yield from _use_store(uri, tmp_path, monkeypatch)
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _sqlite_template: Path) -> Any:
     """A fresh SQLite tracking store (the fast default for most tests)."""
-    yield from _use_store(f"sqlite:///{tmp_path}/mlflow.db", monkeypatch)
+    shutil.copy(_sqlite_template, tmp_path / "mlflow.db")
+    yield from _use_store(f"sqlite:///{tmp_path}/mlflow.db", tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="session")

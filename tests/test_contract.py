@@ -282,7 +282,10 @@ ROLE_VIOLATIONS = {
     "leakage-as-feature": ({"numerical": [*NUMERICAL, "read3"]}, ["leakage", "read3"]),
     "target-as-feature": ({"numerical": [*NUMERICAL, "math3"]}, ["target", "math3"]),
     "identifier-as-feature": ({"numerical": [*NUMERICAL, "school_id"]}, ["identifiers", "school_id"]),
-    "numerical-and-categorical": ({"categorical": ["gender", "mathk"]}, ["numerical and categorical", "mathk"]),
+    "numerical-and-categorical": (
+        {"categorical": ["gender", "mathk"]},
+        ["numerical and categorical", "mathk"],
+    ),
     "no-features": ({"numerical": [], "categorical": [], "derived": []}, ["no feature columns"]),
 }
 
@@ -406,7 +409,9 @@ def test_directory_as_data_path_exits_1(sqlite_store: str, tmp_path: Path) -> No
     assert validate(tmp_path) == EXIT_ERROR
 
 
-def test_raw_data_is_never_written(sqlite_store: str, sample_frame: pd.DataFrame, write_csv: Callable) -> None:
+def test_raw_data_is_never_written(
+    sqlite_store: str, sample_frame: pd.DataFrame, write_csv: Callable
+) -> None:
     """Neither a passing nor a failing validation touches data/raw."""
     raw_dir = RAW_CSV.parent
     before = {p.name: sha256(p) for p in raw_dir.iterdir()}

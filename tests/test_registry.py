@@ -72,35 +72,6 @@ decision_tree: {max_depth: [1]}
 """
 
 
-def _use_store(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-
-
-@pytest.fixture(params=["sqlite", "file"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path}/mlflow.db"
-    else:
-        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-        uri = f"file:{tmp_path}/mlruns"
-    _use_store(monkeypatch, uri)
-    monkeypatch.chdir(ROOT)
-    yield uri
-    mlflow.set_tracking_uri(None)
-
-
-@pytest.fixture()
-def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    _use_store(monkeypatch, uri)
-    monkeypatch.chdir(ROOT)
-    yield uri
-    mlflow.set_tracking_uri(None)
-
-
 @pytest.fixture()
 def small_data(tmp_path: Path) -> Path:
     frame = pd.read_csv(RAW).sample(1500, random_state=0)
@@ -123,7 +94,9 @@ def raw_rows() -> pd.DataFrame:
     return rows
 
 
-def test_register_version_with_tags_card_and_load(store: str, small_data: Path, tmp_path: Path) -> None:
+def test_register_version_with_tags_card_and_load(
+    tracking_store: str, small_data: Path, tmp_path: Path
+) -> None:
     uri = train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
     assert uri == f"models:/{MODEL}/1"
     client = MlflowClient()
@@ -142,9 +115,12 @@ def test_register_version_with_tags_card_and_load(store: str, small_data: Path, 
     assert mlflow.pyfunc.load_model(uri).metadata.signature is not None
 
 
-def test_promote_refuse_force_and_failed_versions(sqlite_store: str, small_data: Path, tmp_path: Path) -> None:
-    good, worse = write_recipe(tmp_path / "good.yaml", GOOD), write_recipe(
-        tmp_path / "worse.yaml", WORSE, gates="min_cv_r2: -1.0, min_improvement: 0.0"
+def test_promote_refuse_force_and_failed_versions(
+    sqlite_store: str, small_data: Path, tmp_path: Path
+) -> None:
+    good, worse = (
+        write_recipe(tmp_path / "good.yaml", GOOD),
+        write_recipe(tmp_path / "worse.yaml", WORSE, gates="min_cv_r2: -1.0, min_improvement: 0.0"),
     )
     train(small_data, good)
     train(small_data, worse)
@@ -208,7 +184,9 @@ def test_failure_after_registration_leaves_no_valid_version(
 
 
 @pytest.mark.slow
-def test_model_loads_in_clean_venv_without_project(sqlite_store: str, small_data: Path, tmp_path: Path) -> None:
+def test_model_loads_in_clean_venv_without_project(
+    sqlite_store: str, small_data: Path, tmp_path: Path
+) -> None:
     """Serving is separate: the model's own requirements.txt is all a fresh env needs."""
     train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}/1", dst_path=str(tmp_path / "model")))
@@ -216,7 +194,16 @@ def test_model_loads_in_clean_venv_without_project(sqlite_store: str, small_data
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
     subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(local / "requirements.txt")],
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(local / "requirements.txt"),
+        ],
         check=True,
     )
     rows = tmp_path / "rows.csv"

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
@@ -97,12 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def setup_logging(verbose: bool) -> None:
     """Our own concise log lines on stderr."""
+    level = logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger()
+    if root.handlers:  # called in-process (tests, notebooks): keep the caller's handlers
+        root.setLevel(level)
+        return
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
+        level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
 
 
@@ -112,7 +114,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from trainer.config import load_recipe
         from trainer.pipeline import run_validate
 
-        experiment = load_recipe(args.recipe).experiment if args.recipe.exists() else "student-math-score"
+        try:  # the recipe only names the experiment here; a broken one must not block validation
+            experiment = load_recipe(args.recipe).experiment
+        except TrainerError:
+            experiment = "student-math-score"
         run_validate(args.data, args.schema, experiment)
     elif args.command == "train":
         if args.dask_scheduler:
@@ -143,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `trainer` / `python -m trainer`; returns the process exit code."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return dispatch(args)
     except TrainerError as exc:
@@ -155,3 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - unexpected: one line, traceback only with -v
         log.error("unexpected error: %s: %s", type(exc).__name__, exc, exc_info=args.verbose)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

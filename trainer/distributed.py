@@ -23,6 +23,7 @@ as a local one. `stop_dask()` restores joblib's default backend and closes the c
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import socket
@@ -139,6 +140,34 @@ def _refused_fast(address: str, timeout: float) -> None:
         raise TrainerError(f"dask scheduler {address} is unreachable: {exc.strerror or _one_line(exc)}")
 
 
+def _handshake(address: str, timeout: float) -> None:
+    """Open one Dask comm with a hard deadline, so a port that is not a Dask scheduler fails.
+
+    `Client(address, timeout=...)` bounds the TCP connect but not the protocol handshake after it:
+    pointed at, say, an HTTP server (the MLflow port), it waits forever.
+    """
+    from distributed.comm import connect as comm_connect
+
+    async def attempt() -> None:
+        comm = await asyncio.wait_for(comm_connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    try:
+        asyncio.get_running_loop()
+        return  # inside someone's event loop (a notebook): leave it to the Client
+    except RuntimeError:
+        pass
+    try:
+        asyncio.run(attempt())
+    except TimeoutError:
+        raise TrainerError(
+            f"dask scheduler {address} is unreachable: no Dask handshake within {timeout:g} s "
+            "(is it a Dask scheduler port?)"
+        )
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError (bad address): one line
+        raise TrainerError(f"dask scheduler {address} is unreachable: {_one_line(exc)}")
+
+
 def connect(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
     """A client of the scheduler at `address` with at least one worker, or a one-line TrainerError."""
     try:
@@ -147,6 +176,7 @@ def connect(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
         raise TrainerError(f"--dask-scheduler needs dask[distributed] installed: {_one_line(exc)}")
     logging.getLogger("distributed").setLevel(logging.WARNING)
     _refused_fast(address, timeout)
+    _handshake(address, timeout)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError: one line

@@ -1,0 +1,154 @@
+"""Helpers shared by the reliability tests (bad input, properties, faults, reproducibility).
+
+Kept out of conftest.py on purpose: every store here is a SQLite file under a temporary
+directory whose experiments are created up front with their artifacts beside it, so nothing is
+ever written into the project (`mlruns/`, `mlflow.db`) or into `data/raw/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW_CSV = ROOT / "data" / "raw" / "star_grade3.csv"
+SCHEMA = ROOT / "data" / "schema.yaml"
+SUITE = ROOT / "expectations" / "star_grade3.json"
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+
+SMALL_CANDIDATES: dict[str, Any] = {"dummy": {}, "linear": {}, "ridge": {"alpha": [1.0]}}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def raw_sample(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A fixed sample of the real data (read-only access to data/raw/)."""
+    return pd.read_csv(RAW_CSV).sample(rows, random_state=seed).reset_index(drop=True)
+
+
+def write_recipe(
+    path: Path,
+    experiment: str,
+    model: str,
+    candidates: dict[str, Any] | None = None,
+    folds: int = 3,
+    gates: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
+    """The small recipe: dummy, linear, ridge(alpha 1); n_jobs 1; 3 folds; gates 0.3 / 0.05."""
+    recipe = {
+        "experiment": experiment,
+        "registered_model": model,
+        "split": {"test_size": 0.2, "random_state": 42, "group_by": None},
+        "cv": {"folds": folds, "shuffle": True, "random_state": 42},
+        "n_jobs": 1,
+        "gates": {"min_cv_r2": 0.3, "baseline": "dummy", "min_improvement": 0.05, **(gates or {})},
+        "promotion": {"tolerance": 0.0},
+        "candidates": SMALL_CANDIDATES if candidates is None else candidates,
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+def init_store(db: Path, experiments: Iterable[str]) -> str:
+    """A migrated SQLite store whose experiments keep their artifacts next to the database."""
+    uri = f"sqlite:///{db}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    for name in experiments:
+        if client.get_experiment_by_name(name) is None:
+            client.create_experiment(name, artifact_location=(db.parent / "artifacts" / name).as_uri())
+    return uri
+
+
+def subprocess_env(uri: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment for `python -m trainer`: the venv first on PATH, the checkout importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    env["GX_ANALYTICS_ENABLED"] = "false"
+    if uri is not None:
+        env["MLFLOW_TRACKING_URI"] = uri
+    env.update(extra)
+    return env
+
+
+def trainer_cmd(*args: str) -> list[str]:
+    return [PYTHON, "-m", "trainer", *args]
+
+
+def run_trainer(
+    args: list[str], uri: str | None, timeout: float = 300, cwd: Path = ROOT, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m trainer ARGS` to completion; stdout/stderr captured as text."""
+    return subprocess.run(
+        trainer_cmd(*args),
+        cwd=cwd,
+        env=subprocess_env(uri, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_trainer(args: list[str], uri: str | None, stderr: Path, cwd: Path = ROOT, **env: str) -> Any:
+    """`python -m trainer ARGS` in the background, its stderr streamed into a file."""
+    return subprocess.Popen(
+        trainer_cmd(*args),
+        cwd=cwd,
+        env=subprocess_env(uri, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=open(stderr, "w"),  # noqa: SIM115 - the child owns it; closed when the test ends
+    )
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll until `predicate()` is truthy; return its value or fail with `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def train_runs(client: Any, experiment: str) -> list[Any]:
+    """Every parent `train` run of one experiment, newest first."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return []
+    return client.search_runs(
+        [exp.experiment_id],
+        "tags.trainer_command = 'train'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1000,
+    )
+
+
+def versions(client: Any, model: str) -> list[Any]:
+    """Every version of a registered model, oldest first (empty if it does not exist)."""
+    found = client.search_model_versions(f"name='{model}'")
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def alias_version(client: Any, model: str, alias: str = "champion") -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(model, alias).version)
+    except Exception:  # noqa: BLE001 - no such alias / model
+        return None

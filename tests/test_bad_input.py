@@ -1,0 +1,391 @@
+"""Bad input, table-driven: every broken file, schema or recipe fails the documented way.
+
+One good version is trained, registered and promoted to `champion` once per module; each case
+then runs `trainer train` in-process against its own copy of that store and checks:
+
+- the documented exit code (README "Exit codes");
+- exactly one ERROR line from the trainer, one line long, naming the column/value/file/candidate;
+- where a run could start (the store is fine, the recipe loaded), a FAILED parent run whose
+  `failure_reason` tag says the same; where it could not (bad recipe), no run at all;
+- no new model version, the alias still on version 1, and data/raw/ byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from _reliability import (
+    RAW_CSV,
+    SCHEMA,
+    SUITE,
+    alias_version,
+    init_store,
+    raw_sample,
+    sha256,
+    train_runs,
+    versions,
+    write_recipe,
+)
+
+import trainer.cli
+from trainer.cli import main
+
+EXPERIMENT = "bad-input"
+MODEL = "bad-input-model"
+SAMPLE_ROWS = 600
+RAW_DIGEST = sha256(RAW_CSV)
+
+
+@pytest.fixture(autouse=True)
+def _cli_logging_and_signals(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """caplog sees the CLI's lines (setup_logging would remove its handler); SIGTERM restored."""
+    monkeypatch.setattr(trainer.cli, "setup_logging", lambda verbose: None)
+    caplog.set_level(logging.INFO)
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass
+class Good:
+    """The module's trained store: version 1 registered and holding `champion`."""
+
+    db: Path
+    frame: pd.DataFrame
+    csv: Path
+    recipe: Path
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Good]:
+    from trainer.pipeline import run_train
+    from trainer.registry import promote
+
+    root = tmp_path_factory.mktemp("bad-input-good")
+    frame = raw_sample(SAMPLE_ROWS)
+    csv = root / "good.csv"
+    frame.to_csv(csv, index=False)
+    recipe = write_recipe(root / "recipe.yaml", EXPERIMENT, MODEL)
+    uri = init_store(root / "mlflow.db", [EXPERIMENT])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+            mp.delenv(var, raising=False)
+        mlflow.set_tracking_uri(uri)
+        try:
+            assert run_train(csv, SCHEMA, recipe).model_version == f"models:/{MODEL}/1"
+            promote("1", "champion", None, False, csv, SCHEMA, recipe)
+            assert alias_version(mlflow.MlflowClient(), MODEL) == "1"
+        finally:
+            mlflow.set_tracking_uri(None)
+    yield Good(db=root / "mlflow.db", frame=frame, csv=csv, recipe=recipe)
+
+
+@pytest.fixture
+def store(good: Good, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[mlflow.MlflowClient]:
+    """A private copy of the good store (its artifacts stay where the module put them)."""
+    shutil.copy(good.db, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield mlflow.MlflowClient()
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run("KILLED")
+        mlflow.set_tracking_uri(None)
+
+
+# ---- building the bad inputs ----------------------------------------------------------------
+
+
+class Build:
+    """What a case needs to write its inputs: tmp dir, the good sample, file writers."""
+
+    def __init__(self, tmp: Path, good: Good) -> None:
+        self.tmp, self.good = tmp, good
+        self.frame = good.frame.copy()
+
+    def csv(self, frame: pd.DataFrame, name: str = "data.csv", **kwargs: Any) -> Path:
+        path = self.tmp / name
+        frame.to_csv(path, index=False, **kwargs)
+        return path
+
+    def raw(self, data: bytes, name: str = "data.csv") -> Path:
+        path = self.tmp / name
+        path.write_bytes(data)
+        return path
+
+    def schema(self, suite: Path = SUITE, **changes: Any) -> Path:
+        data = yaml.safe_load(SCHEMA.read_text())
+        data.update(changes)
+        data["suite"] = str(suite)
+        path = self.tmp / "schema.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    def suite(self, keep: Callable[[dict[str, Any]], bool]) -> Path:
+        suite = json.loads(SUITE.read_text())
+        suite["expectations"] = [e for e in suite["expectations"] if keep(e)]
+        path = self.tmp / "suite.json"
+        path.write_text(json.dumps(suite, indent=2))
+        return path
+
+    def recipe(self, **kwargs: Any) -> Path:
+        return write_recipe(self.tmp / "recipe.yaml", EXPERIMENT, MODEL, **kwargs)
+
+
+Args = dict[str, Path]
+
+
+def missing_column(b: Build) -> Args:
+    return {"data": b.csv(b.frame.drop(columns=["math2"]))}
+
+
+def renamed_column(b: Build) -> Args:
+    return {"data": b.csv(b.frame.rename(columns={"math1": "Math 1"}))}
+
+
+def extra_column(b: Build) -> Args:
+    return {"data": b.csv(b.frame.assign(teacher_notes="n/a"))}
+
+
+def wrong_dtype(b: Build) -> Args:
+    frame = b.frame.astype({"mathk": object})
+    frame.loc[[3, 7], "mathk"] = "four hundred"
+    return {"data": b.csv(frame)}
+
+
+def null_target(b: Build) -> Args:
+    b.frame.loc[[0, 5, 9], "math3"] = np.nan
+    return {"data": b.csv(b.frame)}
+
+
+def out_of_range(b: Build) -> Args:
+    b.frame.loc[[2, 4], "math3"] = 9999.0
+    return {"data": b.csv(b.frame)}
+
+
+def unseen_category(b: Build) -> Args:
+    b.frame.loc[[1, 8], "school3"] = "lunar"
+    return {"data": b.csv(b.frame)}
+
+
+def duplicated_id(b: Build) -> Args:
+    b.frame.loc[1, "student_id"] = b.frame.loc[0, "student_id"]
+    return {"data": b.csv(b.frame)}
+
+
+def empty_file(b: Build) -> Args:
+    return {"data": b.raw(b"")}
+
+
+def header_only(b: Build) -> Args:
+    return {"data": b.raw((",".join(b.frame.columns) + "\n").encode())}
+
+
+def non_utf8(b: Build) -> Args:
+    frame = b.frame.astype({"gender": object})
+    frame.loc[3, "gender"] = "féminin"
+    return {"data": b.csv(frame, encoding="latin-1")}
+
+
+def binary(b: Build) -> Args:
+    return {"data": b.raw(bytes(range(256)) * 64)}
+
+
+def semicolons(b: Build) -> Args:
+    return {"data": b.csv(b.frame, sep=";")}
+
+
+def leakage_feature(b: Build) -> Args:
+    numerical = yaml.safe_load(SCHEMA.read_text())["numerical"]
+    return {"data": b.good.csv, "schema": b.schema(numerical=[*numerical, "read3"])}
+
+
+def target_feature(b: Build) -> Args:
+    numerical = yaml.safe_load(SCHEMA.read_text())["numerical"]
+    return {"data": b.good.csv, "schema": b.schema(numerical=[*numerical, "math3"])}
+
+
+def schema_suite_disagree(b: Build) -> Args:
+    suite = b.suite(
+        lambda e: not (e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == "lunch3")
+    )
+    return {"data": b.good.csv, "schema": b.schema(suite=suite)}
+
+
+def broken_schema_yaml(b: Build) -> Args:
+    path = b.tmp / "schema.yaml"
+    path.write_text("target: math3\nnumerical: [mathk, math1\ncategorical: [gender]\n")
+    return {"data": b.good.csv, "schema": path}
+
+
+def broken_recipe_yaml(b: Build) -> Args:
+    path = b.tmp / "recipe.yaml"
+    path.write_text("experiment: bad-input\ncandidates:\n  dummy: {}\n   linear: {\n")
+    return {"data": b.good.csv, "recipe": path}
+
+
+def unknown_candidate(b: Build) -> Args:
+    return {"recipe": b.recipe(candidates={"dummy": {}, "linear": {}, "magic_forest": {}})}
+
+
+def unknown_parameter(b: Build) -> Args:
+    return {"recipe": b.recipe(candidates={"dummy": {}, "ridge": {"alphaa": [1.0]}})}
+
+
+def missing_data_path(b: Build) -> Args:
+    return {"data": b.tmp / "nowhere" / "students.csv"}
+
+
+def missing_schema_path(b: Build) -> Args:
+    return {"schema": b.tmp / "no-schema.yaml"}
+
+
+def missing_recipe_path(b: Build) -> Args:
+    return {"recipe": b.tmp / "no-recipe.yaml"}
+
+
+def too_few_rows_for_folds(b: Build) -> Args:
+    # 120 rows pass the suite's minimum (100); the 96 training rows cannot make 50 folds of 2+
+    return {"data": b.csv(b.frame.head(120)), "recipe": b.recipe(folds=50)}
+
+
+def below_suite_minimum(b: Build) -> Args:
+    return {"data": b.csv(b.frame.head(60))}
+
+
+def gate_unreachable(b: Build) -> Args:
+    return {"recipe": b.recipe(gates={"min_cv_r2": 0.99})}
+
+
+@dataclass(frozen=True)
+class Case:
+    build: Callable[[Build], Args]
+    exit_code: int
+    message: str  # regex the one ERROR line (and the run's failure_reason) must match
+    run_started: bool = True  # False: the recipe fails before any run can start
+
+
+CASES: dict[str, Case] = {
+    "missing-column": Case(missing_column, 2, r"missing required column\(s\) \['math2'\]"),
+    "renamed-column": Case(renamed_column, 2, r"missing required column\(s\) \['math1'\]"),
+    "wrong-dtype": Case(wrong_dtype, 2, r"expect_column_values_to_be_in_type_list\(mathk\)"),
+    "null-target": Case(null_target, 2, r"expect_column_values_to_not_be_null\(math3\): 3 unexpected"),
+    "out-of-range-score": Case(out_of_range, 2, r"expect_column_values_to_be_between\(math3\).*9999"),
+    "unseen-category": Case(unseen_category, 2, r"expect_column_values_to_be_in_set\(school3\).*'lunar'"),
+    "duplicated-student-id": Case(duplicated_id, 2, r"expect_column_values_to_be_unique\(student_id\)"),
+    "empty-file": Case(empty_file, 2, r"data file \S+data\.csv is empty"),
+    "header-only": Case(header_only, 2, r"data\.csv has a header but no data rows"),
+    "non-utf8": Case(non_utf8, 2, r"data\.csv is not UTF-8 text \(byte \d+\)"),
+    "binary-bytes": Case(binary, 2, r"data\.csv is not a CSV text file \(binary bytes\)"),
+    "semicolon-delimited": Case(semicolons, 2, r"missing required column.*does not look comma-separated"),
+    "leakage-as-feature": Case(leakage_feature, 2, r"leakage column\(s\) \['read3'\] listed as feature"),
+    "target-as-feature": Case(target_feature, 2, r"target column 'math3' is listed as a feature"),
+    "schema-suite-disagree": Case(
+        schema_suite_disagree, 2, r"disagree: categorical column\(s\) \['lunch3'\] have no allowed-value set"
+    ),
+    "broken-schema-yaml": Case(broken_schema_yaml, 1, r"schema \S+schema\.yaml: broken YAML at line \d+"),
+    "broken-recipe-yaml": Case(broken_recipe_yaml, 1, r"recipe \S+recipe\.yaml: broken YAML", False),
+    "unknown-candidate": Case(unknown_candidate, 1, r"unknown candidate 'magic_forest'", False),
+    "unknown-parameter": Case(
+        unknown_parameter, 1, r"candidate 'ridge' has unknown parameter\(s\) \['alphaa'\]", False
+    ),
+    "missing-data-path": Case(missing_data_path, 1, r"data file not found: \S+nowhere/students\.csv"),
+    "missing-schema-path": Case(missing_schema_path, 1, r"schema not found: \S+no-schema\.yaml"),
+    "missing-recipe-path": Case(missing_recipe_path, 1, r"recipe not found: \S+no-recipe\.yaml", False),
+    "too-few-rows-for-folds": Case(
+        too_few_rows_for_folds, 2, r"only 96 training rows: too few for 50-fold cross-validation"
+    ),
+    "below-suite-min-rows": Case(
+        below_suite_minimum, 2, r"expect_table_row_count_to_be_between: observed 60"
+    ),
+    "quality-gate-unreachable": Case(
+        gate_unreachable, 3, r"no candidate passed the quality gates: best was '\w+'"
+    ),
+}
+
+
+def _argv(good: Good, args: Args) -> list[str]:
+    merged = {"data": good.csv, "schema": SCHEMA, "recipe": good.recipe, **args}
+    return ["train", *(x for key, path in merged.items() for x in (f"--{key}", str(path)))]
+
+
+def _trainer_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("trainer")]
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_bad_input_fails_cleanly(
+    case: Case,
+    good: Good,
+    store: mlflow.MlflowClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs_before = {r.info.run_id for r in train_runs(store, EXPERIMENT)}
+    argv = _argv(good, case.build(Build(tmp_path, good)))
+
+    code = main(argv)
+
+    assert code == case.exit_code, caplog.text[-3000:]
+    errors = _trainer_errors(caplog)
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    line = errors[0].getMessage()
+    assert "\n" not in line and "Traceback" not in line
+    assert re.search(case.message, line), line
+    assert errors[0].exc_info is None  # no traceback attached (unless -v)
+
+    new_runs = [r for r in train_runs(store, EXPERIMENT) if r.info.run_id not in runs_before]
+    if case.run_started:
+        assert len(new_runs) == 1
+        run = new_runs[0]
+        assert run.info.status == "FAILED"
+        assert re.search(case.message, run.data.tags["failure_reason"]), run.data.tags["failure_reason"]
+        assert "registered_version" not in run.data.tags
+    else:
+        assert new_runs == []
+
+    assert [str(v.version) for v in versions(store, MODEL)] == ["1"]
+    assert [m.name for m in store.search_registered_models()] == [MODEL]
+    assert alias_version(store, MODEL) == "1"
+    assert sha256(RAW_CSV) == RAW_DIGEST
+
+
+def test_extra_column_is_a_warning_and_never_a_feature(
+    good: Good, store: mlflow.MlflowClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one bad-ish input that trains: the extra column is logged, ignored, and not in the model."""
+    argv = _argv(good, extra_column(Build(tmp_path, good)))
+
+    assert main(argv) == 0, caplog.text[-3000:]
+
+    assert not _trainer_errors(caplog)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("ignoring unexpected column(s) ['teacher_notes']" in w for w in warnings), warnings
+    v = versions(store, MODEL)
+    assert [str(x.version) for x in v] == ["1", "2"]
+    assert v[1].tags["validation_status"] == "passed"
+    run = store.get_run(v[1].tags["training_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["ignored_columns"] == "teacher_notes"
+    inputs = mlflow.models.get_model_info(f"models:/{MODEL}/2").signature.inputs.input_names()
+    assert "teacher_notes" not in inputs and "read3" not in inputs and "math3" not in inputs
+    assert alias_version(store, MODEL) == "1"  # training never moves an alias
+    assert sha256(RAW_CSV) == RAW_DIGEST

@@ -1,0 +1,228 @@
+"""Dask: CV fits on a cluster give exactly the local results; a bad scheduler fails fast."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+from conftest import RAW_CSV, SCHEMA, sha256
+
+from trainer import distributed
+from trainer.cli import main
+from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
+
+pytest.importorskip("dask.distributed")
+from dask.distributed import LocalCluster  # noqa: E402
+
+
+def train(data: Path, recipe: Path, *extra: str) -> int:
+    return main(
+        [
+            "train",
+            "--no-register",
+            "--data",
+            str(data),
+            "--schema",
+            str(SCHEMA),
+            "--recipe",
+            str(recipe),
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture
+def dask_recipe(make_recipe: Callable[..., Path]) -> Path:
+    """dummy, linear, ridge (alpha 1, 10); 3 folds; n_jobs 2; min_cv_r2 0.3, min_improvement 0.05."""
+    return make_recipe(n_jobs=2)
+
+
+@pytest.fixture
+def cluster() -> Iterator[Any]:
+    """Two single-threaded in-process workers; the joblib backend is restored afterwards."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c:
+        try:
+            yield c
+        finally:
+            distributed.stop_dask()
+
+
+def _record(run: Any) -> dict[str, Any]:
+    """What must not depend on where the fits ran: leaderboard, every fold score, winner, digest."""
+    client = mlflow.MlflowClient()
+    board = pd.read_csv(
+        mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/leaderboard/leaderboard.csv")
+    )
+    folds = {}
+    for child in client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    ):
+        cv = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{child.info.run_id}/cv_results.csv"))
+        cols = sorted(c for c in cv.columns if c.startswith("split") and c.endswith("_test_score"))
+        folds[child.info.run_name] = cv[["params", *cols, "mean_test_score", "std_test_score"]].to_dict(
+            "list"
+        )
+    return {
+        "leaderboard": board.drop(columns=["fit_seconds"]).to_dict("list"),
+        "folds": folds,
+        "winner": run.data.tags["selected_candidate"],
+        "best_params": run.data.tags["best_params"],
+        "feature_digest": run.data.tags["feature_digest"],
+        "best_cv_r2": run.data.metrics["best_cv_r2"],
+        "test_r2": run.data.metrics["test_r2"],
+    }
+
+
+def test_dask_run_matches_the_local_run_exactly(
+    sqlite_store: str,
+    sample_csv: Path,
+    dask_recipe: Path,
+    cluster: Any,
+    all_runs: Callable[..., list[Any]],
+) -> None:
+    raw_before = sha256(RAW_CSV)
+    assert train(sample_csv, dask_recipe) == EXIT_OK
+    assert distributed.active_scheduler() is None
+
+    assert train(sample_csv, dask_recipe, "--dask-scheduler", cluster.scheduler_address) == EXIT_OK
+    assert distributed.active_scheduler() == cluster.scheduler_address
+
+    # the fits really ran on the workers, not in this thread's default (loky) backend
+    executed = sum(w.state.executed_count for w in cluster.workers.values())
+    assert executed >= 4, executed
+    assert any("fit_and_score" in prefix for prefix in cluster.scheduler.task_prefixes)
+
+    dask_run, local_run = all_runs("tags.trainer_command = 'train'")  # newest first
+    assert dask_run.info.status == local_run.info.status == "FINISHED"
+    local, remote = _record(local_run), _record(dask_run)
+    assert local["winner"] in {"linear", "ridge"}
+    assert set(local["folds"]) == {"dummy", "linear", "ridge"}
+    assert remote == local  # exact: same floats, same winner, same feature digest
+    assert sha256(RAW_CSV) == raw_before
+
+
+def test_stop_dask_restores_the_local_backend(cluster: Any) -> None:
+    from joblib.parallel import get_active_backend
+
+    distributed.use_dask(cluster.scheduler_address)
+    assert type(get_active_backend()[0]).__name__ == "DaskDistributedBackend"
+    distributed.stop_dask()
+    assert type(get_active_backend()[0]).__name__ != "DaskDistributedBackend"
+    assert distributed.active_scheduler() is None
+
+
+def test_unreachable_scheduler_exits_1_fast_with_one_line_and_no_runs(
+    sqlite_store: str,
+    sample_csv: Path,
+    dask_recipe: Path,
+    all_runs: Callable[..., list[Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = time.perf_counter()
+    assert train(sample_csv, dask_recipe, "--dask-scheduler", "tcp://127.0.0.1:1") == EXIT_ERROR
+    assert time.perf_counter() - started < 5
+
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].startswith("dask scheduler tcp://127.0.0.1:1 is unreachable: ")
+    assert "\n" not in errors[0]
+    assert all_runs() == []  # failed before the parent run, so no child runs either
+    assert distributed.active_scheduler() is None
+
+
+def test_scheduler_from_the_environment(
+    sqlite_store: str,
+    sample_csv: Path,
+    dask_recipe: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    all_runs: Callable[..., list[Any]],
+) -> None:
+    monkeypatch.setenv("TRAINER_DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    assert train(sample_csv, dask_recipe) == EXIT_ERROR
+    assert all_runs() == []
+
+
+def test_a_port_that_is_not_a_dask_scheduler_fails_within_the_timeout() -> None:
+    """An HTTP server (e.g. the MLflow port by mistake) must not hang the trainer forever."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        started = time.perf_counter()
+        with pytest.raises(TrainerError, match=r"is unreachable: no Dask handshake within 1 s"):
+            distributed.use_dask(address, timeout=1.0)
+        assert time.perf_counter() - started < 5
+    finally:
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+class FakeClient:
+    """Stands in for a Client whose workers report `envs` (and accept an upload)."""
+
+    def __init__(self, envs: list[dict[str, Any]], after_upload: list[dict[str, Any]] | None = None) -> None:
+        self.envs, self.after_upload, self.uploaded = envs, after_upload, []
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> dict[str, dict[str, Any]]:
+        envs = self.after_upload if self.uploaded and self.after_upload else self.envs
+        return {f"tcp://10.0.0.{i}:1": env for i, env in enumerate(envs)}
+
+    def upload_file(self, filename: str, load: bool = True) -> None:
+        with zipfile.ZipFile(filename) as zf:
+            self.uploaded.append(sorted(zf.namelist()))
+
+
+def test_workers_with_other_library_versions_are_refused() -> None:
+    local = distributed.local_environment()
+    other = {**local, "versions": {**local["versions"], "scikit-learn": "0.0.1"}}
+    with pytest.raises(TrainerError, match=r"has scikit-learn 0\.0\.1, this process .*requirements\.txt"):
+        distributed.check_workers(FakeClient([local, other]), local)
+
+
+def test_workers_with_another_trainer_checkout_are_refused() -> None:
+    local = distributed.local_environment()
+    with pytest.raises(TrainerError, match="imports a different trainer"):
+        distributed.check_workers(FakeClient([{**local, "trainer_digest": "f" * 64}]), local)
+
+
+def test_workers_without_trainer_get_this_checkout_uploaded() -> None:
+    local = distributed.local_environment()
+    client = FakeClient([{**local, "trainer_digest": None}], after_upload=[local])
+    assert distributed.check_workers(client, local) == {"tcp://10.0.0.0:1": local}
+    assert len(client.uploaded) == 1
+    assert {"trainer/__init__.py", "trainer/distributed.py", "trainer/search.py"} <= set(client.uploaded[0])
+
+
+def test_package_zip_is_importable_and_has_the_same_digest(tmp_path: Path) -> None:
+    local = distributed.local_environment()
+    archive = distributed.package_zip(tmp_path, local["trainer_digest"])
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import trainer, trainer.errors; "
+        "from trainer.distributed import local_environment as env; "
+        "print(trainer.__file__); print(env()['trainer_digest'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(archive)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out[0].startswith(str(archive))
+    assert out[1] == local["trainer_digest"]

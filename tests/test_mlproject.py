@@ -1,0 +1,80 @@
+"""End to end, as a user runs it: the MLproject entry point and the full default recipe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import RAW_CSV, ROOT, sha256
+
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def _env() -> dict[str, str]:
+    """The test's environment (tracking URI included), with the project venv first on PATH."""
+    env = dict(os.environ)
+    bin_dir = VENV_BIN if VENV_BIN.is_dir() else Path(sys.executable).parent
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    return env
+
+
+def _run(cmd: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
+    return done
+
+
+@pytest.mark.slow
+def test_mlflow_run_validate_entry_point(sqlite_store: str, all_runs: Callable[..., list[Any]]) -> None:
+    mlflow_cli = VENV_BIN / "mlflow" if (VENV_BIN / "mlflow").exists() else "mlflow"
+    before = sha256(RAW_CSV)
+
+    done = _run(
+        [
+            str(mlflow_cli),
+            "run",
+            ".",
+            "-e",
+            "validate",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "test",
+        ],
+        timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = all_runs()
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["contract_failed"] == 0
+    assert run.data.metrics["contract_expectations"] > 0
+    assert run.data.tags["trainer_command"] == "validate"
+    assert run.data.tags.get("mlflow.project.entryPoint") == "validate"
+    assert run.data.params["data_digest"] == before
+    assert sha256(RAW_CSV) == before
+
+
+@pytest.mark.slow
+def test_full_default_recipe_end_to_end(sqlite_store: str, all_runs: Callable[..., list[Any]]) -> None:
+    done = _run([sys.executable, "-m", "trainer", "train", "--no-register"], timeout=1800)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    (parent,) = all_runs("tags.trainer_command = 'train'")
+    assert parent.info.status == "FINISHED"
+    children = all_runs(f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(children) >= 12
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert parent.data.metrics["best_cv_r2"] >= 0.55
+    assert parent.data.metrics["test_r2"] > 0.45
+    assert parent.data.tags["selected_candidate"] != "dummy"
+    assert "registered" not in done.stderr

@@ -1,0 +1,341 @@
+"""Model behaviour: ranking, gates, and a whole (small) training run as MLflow records it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+from conftest import RAW_CSV, SCHEMA, sha256
+
+from trainer.cli import main
+from trainer.config import Recipe, load_recipe
+from trainer.errors import EXIT_ERROR, EXIT_GATE, EXIT_OK, GateError
+from trainer.search import CandidateResult
+from trainer.select import rank, select
+
+LEADERBOARD = {"leaderboard/leaderboard.csv", "leaderboard/leaderboard.md", "leaderboard/leaderboard.png"}
+
+
+def result(name: str, cv_r2: float, complexity: int = 1, std: float = 0.01) -> CandidateResult:
+    return CandidateResult(
+        name=name,
+        complexity=complexity,
+        grid_size=1,
+        best_params={},
+        cv_r2_mean=cv_r2,
+        cv_r2_std=std,
+        fit_seconds=0.1,
+        estimator_seconds=0.1,
+        cv_results=pd.DataFrame(),
+    )
+
+
+def train(data: Path, recipe: Path, schema: Path = SCHEMA) -> int:
+    return main(
+        ["train", "--no-register", "--data", str(data), "--schema", str(schema), "--recipe", str(recipe)]
+    )
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+@pytest.fixture
+def recipe(small_recipe: Path) -> Recipe:
+    return load_recipe(small_recipe)
+
+
+# --- ranking and gates (no MLflow) --------------------------------------------------------------
+
+
+def test_rank_orders_by_cv_r2() -> None:
+    ranked = rank([result("a", 0.40), result("b", 0.55), result("c", -0.1), result("d", 0.50)])
+    assert [r.name for r in ranked] == ["b", "d", "a", "c"]
+
+
+def test_rank_breaks_exact_ties_by_complexity_then_name() -> None:
+    ranked = rank(
+        [
+            result("zeta", 0.5, complexity=3),
+            result("beta", 0.5, complexity=3),
+            result("alpha", 0.5, complexity=7),
+            result("gamma", 0.5, complexity=1),
+            result("best", 0.6, complexity=9),
+        ]
+    )
+    assert [r.name for r in ranked] == ["best", "gamma", "beta", "zeta", "alpha"]
+
+
+def test_rank_treats_float_noise_as_a_tie() -> None:
+    """Scores equal to 10 decimals are a tie: the simpler model wins, not the noise."""
+    ranked = rank([result("forest", 0.5 + 1e-13, complexity=7), result("ridge", 0.5, complexity=2)])
+    assert [r.name for r in ranked] == ["ridge", "forest"]
+
+
+def test_rank_is_independent_of_input_order() -> None:
+    results = [result(n, s, c) for n, s, c in [("a", 0.5, 2), ("b", 0.5, 1), ("c", 0.7, 5), ("d", 0.5, 1)]]
+    expected = [r.name for r in rank(results)]
+    assert expected == ["c", "b", "d", "a"]
+    assert [r.name for r in rank(results[::-1])] == expected
+
+
+def test_select_picks_the_best_passing_candidate(recipe: Recipe) -> None:
+    selection = select([result("dummy", 0.0, 0), result("linear", 0.48, 1), result("ridge", 0.49, 2)], recipe)
+    assert selection.winner.name == "ridge"
+    assert selection.baseline.name == "dummy"
+    board = selection.leaderboard
+    assert list(board["candidate"]) == ["ridge", "linear", "dummy"]
+    assert list(board["rank"]) == [1, 2, 3]
+    assert list(board["status"]) == ["selected", "passed", "baseline"]
+
+
+def test_select_skips_candidates_that_do_not_beat_the_baseline_enough(recipe: Recipe) -> None:
+    """min_improvement 0.05: 0.33 is above min_cv_r2 0.3 but only 0.03 above the baseline."""
+    selection = select(
+        [result("dummy", 0.30, 0), result("linear", 0.33, 1), result("ridge", 0.36, 2)], recipe
+    )
+    assert selection.winner.name == "ridge"
+    status = dict(zip(selection.leaderboard["candidate"], selection.leaderboard["status"], strict=True))
+    assert status["linear"].startswith("rejected: beats baseline by")
+
+
+def test_select_never_picks_the_baseline(recipe: Recipe) -> None:
+    with pytest.raises(GateError):
+        select([result("dummy", 0.9, 0), result("linear", 0.5, 1)], recipe)
+
+
+def test_select_raises_gate_error_when_all_below_min_cv_r2(recipe: Recipe) -> None:
+    with pytest.raises(GateError) as info:
+        select([result("dummy", 0.0, 0), result("linear", 0.2, 1), result("ridge", 0.25, 2)], recipe)
+    error = info.value
+    assert error.exit_code == EXIT_GATE == 3
+    assert "quality gates" in str(error)
+    assert "'ridge'" in str(error)
+    assert list(error.leaderboard["candidate"]) == ["ridge", "linear", "dummy"]
+    assert all(s.startswith("rejected") or s == "baseline" for s in error.leaderboard["status"])
+
+
+# --- a small training run, as MLflow records it -------------------------------------------------
+
+
+def _parent(all_runs: Callable[..., list[Any]]) -> Any:
+    parents = all_runs("tags.trainer_command = 'train'")
+    assert len(parents) == 1
+    return parents[0]
+
+
+def _children(all_runs: Callable[..., list[Any]], run_id: str) -> list[Any]:
+    return all_runs(f"tags.mlflow.parentRunId = '{run_id}'")
+
+
+def test_small_training_run_records_parent_children_and_grid_points(
+    tracking_store: str,
+    sample_csv: Path,
+    small_recipe: Path,
+    all_runs: Callable[..., list[Any]],
+    artifact_paths: Callable[[str], set[str]],
+) -> None:
+    raw_before = sha256(RAW_CSV)
+
+    assert train(sample_csv, small_recipe) == EXIT_OK
+
+    parent = _parent(all_runs)
+    assert parent.info.status == "FINISHED"
+    tags, metrics, params = parent.data.tags, parent.data.metrics, parent.data.params
+    assert tags["selected_candidate"] in {"linear", "ridge"}
+    assert len(tags["feature_digest"]) == 64
+    assert tags["contract_status"] == "passed"
+    assert metrics["best_cv_r2"] >= 0.3
+    assert 0.2 < metrics["test_r2"] <= 1.0
+    assert metrics["test_rmse"] > metrics["test_mae"] > 0
+    assert metrics["contract_failed"] == 0
+    assert params["train_rows"] == "1200" and params["test_rows"] == "300"
+    assert params["cv_folds"] == "3"
+    assert params["data_digest"] == sha256(sample_csv)
+    assert parent.inputs.dataset_inputs[0].dataset.digest == sha256(sample_csv)[:32]
+    assert LEADERBOARD | {"recipe/recipe.yaml", "timings.json"} <= artifact_paths(parent.info.run_id)
+
+    board = pd.read_csv(
+        mlflow.artifacts.download_artifacts(f"runs:/{parent.info.run_id}/leaderboard/leaderboard.csv")
+    )
+    assert set(board["candidate"]) == {"dummy", "linear", "ridge"}
+    assert board.iloc[0]["candidate"] == tags["selected_candidate"]
+    assert board.iloc[0]["status"] == "selected"
+    assert board.iloc[0]["cv_r2_mean"] == pytest.approx(metrics["best_cv_r2"], abs=1e-6)
+
+    children = _children(all_runs, parent.info.run_id)
+    assert sorted(c.info.run_name for c in children) == ["dummy", "linear", "ridge"]
+    grid_sizes = {"dummy": 1, "linear": 1, "ridge": 2}
+    for child in children:
+        name = child.info.run_name
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["candidate"] == name
+        assert {"cv_r2_mean", "cv_r2_std", "fit_seconds"} <= set(child.data.metrics)
+        assert child.data.metrics["grid_size"] == grid_sizes[name]
+        assert "cv_results.csv" in artifact_paths(child.info.run_id)
+        cv = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{child.info.run_id}/cv_results.csv"))
+        assert len(cv) == grid_sizes[name]
+        assert child.data.metrics["cv_r2_mean"] == pytest.approx(cv["mean_test_score"].max())
+
+        points = _children(all_runs, child.info.run_id)
+        assert len(points) == grid_sizes[name]
+        for point in points:
+            assert point.info.status == "FINISHED"
+            assert point.info.run_name.startswith(f"{name}: ")
+            assert point.data.tags["level"] == "grid_point"
+            assert "cv_r2_mean" in point.data.metrics
+            assert not _children(all_runs, point.info.run_id)
+        if name == "ridge":
+            assert sorted(p.data.params["alpha"] for p in points) == ["1.0", "10.0"]
+            assert sorted(p.info.run_name for p in points) == ["ridge: alpha=1.0", "ridge: alpha=10.0"]
+
+    winner = next(c for c in children if c.info.run_name == tags["selected_candidate"])
+    assert winner.data.metrics["cv_r2_mean"] == pytest.approx(metrics["best_cv_r2"])
+    # parent + 3 candidates + 4 grid points, nothing else
+    assert len(all_runs()) == 1 + 3 + 4
+    assert sha256(RAW_CSV) == raw_before
+
+
+def test_training_twice_gives_the_same_selection_and_digest(
+    sqlite_store: str, sample_csv: Path, small_recipe: Path, all_runs: Callable[..., list[Any]]
+) -> None:
+    assert train(sample_csv, small_recipe) == EXIT_OK
+    assert train(sample_csv, small_recipe) == EXIT_OK
+    first, second = all_runs("tags.trainer_command = 'train'")
+    for key in ("selected_candidate", "feature_digest", "best_params"):
+        assert first.data.tags[key] == second.data.tags[key]
+    for key in ("best_cv_r2", "test_r2", "test_rmse"):
+        assert first.data.metrics[key] == pytest.approx(second.data.metrics[key], abs=1e-12)
+
+
+def test_unknown_candidate_fails_before_any_run_has_children(
+    sqlite_store: str,
+    sample_csv: Path,
+    make_recipe: Callable[..., Path],
+    caplog: pytest.LogCaptureFixture,
+    all_runs: Callable[..., list[Any]],
+) -> None:
+    recipe = make_recipe(candidates={"dummy": {}, "linear": {}, "deep_forest": {"depth": [3]}})
+
+    assert train(sample_csv, recipe) == EXIT_ERROR
+
+    assert "unknown candidate 'deep_forest'" in errors(caplog)
+    assert not [r for r in all_runs() if "mlflow.parentRunId" in r.data.tags]
+    assert not all_runs(), "the recipe is checked before the parent run starts"
+
+
+def test_unknown_parameter_fails_before_training(
+    sqlite_store: str,
+    sample_csv: Path,
+    make_recipe: Callable[..., Path],
+    caplog: pytest.LogCaptureFixture,
+    all_runs: Callable[..., list[Any]],
+) -> None:
+    recipe = make_recipe(candidates={"dummy": {}, "ridge": {"alpha": [1.0], "alpah": [2.0]}})
+
+    assert train(sample_csv, recipe) == EXIT_ERROR
+
+    error = errors(caplog)
+    assert "candidate 'ridge'" in error and "alpah" in error
+    assert not all_runs()
+
+
+def test_recipe_errors_exit_1(
+    sqlite_store: str, sample_csv: Path, make_recipe: Callable[..., Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert train(sample_csv, make_recipe(cv={"folds": 1})) == EXIT_ERROR
+    assert "cv.folds" in errors(caplog)
+    assert train(sample_csv, make_recipe(gates={"baseline": "knn"})) == EXIT_ERROR
+    assert "gates.baseline 'knn'" in errors(caplog)
+
+
+BAD_GRIDS = {
+    "ridge-text-alpha": ("ridge", {"alpha": ["not-a-number"]}),
+    "lasso-negative-alpha": ("lasso", {"alpha": [0.1, -1.0]}),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_GRIDS))
+def test_candidate_whose_fit_raises_fails_the_parent_run(
+    case: str,
+    sqlite_store: str,
+    sample_csv: Path,
+    make_recipe: Callable[..., Path],
+    caplog: pytest.LogCaptureFixture,
+    all_runs: Callable[..., list[Any]],
+) -> None:
+    name, grid = BAD_GRIDS[case]
+    recipe = make_recipe(candidates={"dummy": {}, "linear": {}, name: grid})
+
+    code = train(sample_csv, recipe)
+
+    assert code != EXIT_OK
+    error = errors(caplog)
+    assert f"candidate '{name}' failed to fit" in error
+    bad_value = str(grid["alpha"][-1])
+    assert f"alpha={bad_value}" in error, "the failing grid point is named"
+    assert "Traceback" not in caplog.text
+    parent = _parent(all_runs)
+    assert parent.info.status == "FAILED"
+    assert f"candidate '{name}'" in parent.data.tags["failure_reason"]
+    assert "selected_candidate" not in parent.data.tags
+
+
+def test_gate_failure_exits_3_and_still_logs_the_leaderboard(
+    tracking_store: str,
+    sample_csv: Path,
+    make_recipe: Callable[..., Path],
+    caplog: pytest.LogCaptureFixture,
+    all_runs: Callable[..., list[Any]],
+    artifact_paths: Callable[[str], set[str]],
+) -> None:
+    recipe = make_recipe(gates={"min_cv_r2": 0.99})
+
+    assert train(sample_csv, recipe) == EXIT_GATE
+
+    assert "no candidate passed the quality gates" in errors(caplog)
+    parent = _parent(all_runs)
+    assert parent.info.status == "FAILED"
+    assert "gates" in parent.data.tags["failure_reason"]
+    assert "selected_candidate" not in parent.data.tags
+    assert "best_cv_r2" not in parent.data.metrics
+    assert LEADERBOARD <= artifact_paths(parent.info.run_id)
+    board = pd.read_csv(
+        mlflow.artifacts.download_artifacts(f"runs:/{parent.info.run_id}/leaderboard/leaderboard.csv")
+    )
+    assert "selected" not in set(board["status"])
+    assert len(_children(all_runs, parent.info.run_id)) == 3, "every candidate was still searched"
+
+
+def test_contract_failure_stops_training_before_any_search(
+    sqlite_store: str,
+    sample_frame: pd.DataFrame,
+    write_csv: Callable[..., Path],
+    small_recipe: Path,
+    all_runs: Callable[..., list[Any]],
+) -> None:
+    sample_frame.loc[0, "math3"] = 99999.0
+
+    assert train(write_csv(sample_frame, "bad.csv"), small_recipe) == 2
+
+    parent = _parent(all_runs)
+    assert parent.info.status == "FAILED"
+    assert "data contract failed" in parent.data.tags["failure_reason"]
+    assert not _children(all_runs, parent.info.run_id)
+
+
+def test_too_few_rows_for_the_folds_is_a_contract_error(
+    sqlite_store: str,
+    sample_frame: pd.DataFrame,
+    write_csv: Callable[..., Path],
+    make_recipe: Callable[..., Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recipe = make_recipe(cv={"folds": 100})
+    assert train(write_csv(sample_frame.head(150), "few.csv"), recipe) == 2
+    assert "too few for 100-fold" in errors(caplog)
