@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXPERIMENT ?= student-math-score
 
-.PHONY: venv train validate test lint bench clean
+.PHONY: venv train validate test lint bench server clean
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# Team tracking server: PostgreSQL + `mlflow server` on 127.0.0.1:5000 (see deploy/README.md).
+server: venv
+	bash deploy/server.sh
 
 clean:
 	rm -rf data/processed catboost_info .pytest_cache

@@ -45,8 +45,8 @@ d. Parallel efficiency: bench/bare.py with --n-jobs 1 against the recipe's n_job
 
 Short phases are repeated (--reps; start-up timings at least 5 times) and the median is reported.
 Other work on the machine slows a benchmark down badly on 2 cores (an OpenMP fit whose second thread
-is descheduled waits at every barrier), so before each measurement the benchmark waits (--quiet-wait)
-until other processes use < 25 % of the CPUs, and every measurement records the share of the CPUs
+is descheduled waits at every barrier), so before each long measurement (full, bare and scaling runs) the
+benchmark waits (--quiet-wait) until other processes use < 25 % of the CPUs, and every measurement records the share of the CPUs
 that other processes used meanwhile (/proc/stat busy time minus the child's own CPU time), the
 1-minute load average and the CPU pressure (PSI). Compare numbers only when that share is low.
 """
@@ -181,10 +181,14 @@ def _tree_rss_sampler(pid: int, stop: threading.Event, peak: list[float]) -> Non
 
 
 def run_measured(
-    cmd: list[str], log_path: Path | None = None, env: dict[str, str] | None = None, cwd: Path = ROOT
+    cmd: list[str],
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    quiet: bool = True,
 ) -> Measured:
     """Run a command to completion and account for it alone (os.wait4 on this child)."""
-    waited = wait_for_quiet()
+    waited = wait_for_quiet() if quiet else 0.0
     load_before = os.getloadavg()[0]
     psi_before = cpu_pressure_us()
     busy_before = cpu_busy_s()
@@ -400,7 +404,7 @@ def section_startup(report: Report, reps: int, out_dir: Path) -> dict[str, Any]:
     report.progress(f"start-up times ({reps} reps each)")
     rows, result = [], {}
     for label, args in STARTUP_COMMANDS.items():
-        runs = [check(run_measured([PYTHON, *args]), label) for _ in range(reps)]
+        runs = [check(run_measured([PYTHON, *args], quiet=False), label) for _ in range(reps)]
         result[label] = {
             "wall_s_median": median([m.wall_s for m in runs]),
             "wall_s_all": [m.wall_s for m in runs],
@@ -722,8 +726,9 @@ STAGES = (
     ("contract", "contract"),
     ("features_fit_transform", "features: one-hot fit_transform"),
     ("features_summarize", "features: summarize (+ sha256)"),
-    ("fit_hist_gradient_boosting", "fit: hist_gradient_boosting"),
-    ("fit_xgboost", "fit: xgboost"),
+    ("fit_hist_gradient_boosting", "fit: hist_gradient_boosting (OpenMP)"),
+    ("fit_hist_gradient_boosting_1thread", "fit: hist_gradient_boosting (1 thread)"),
+    ("fit_xgboost", "fit: xgboost (n_jobs=1)"),
 )
 CONTRACT_STEPS = ("read_csv", "_text_as_object", "run_suite", "render_data_docs", "file_digest")
 
@@ -740,6 +745,7 @@ def section_scaling(
                 run_measured(
                     [PYTHON, "-m", "trainer.synthetic", "--rows", str(size), "--out", str(csv)],
                     out_dir / f"synthetic_{size}.log",
+                    quiet=False,
                 ),
                 "python -m trainer.synthetic",
             )
@@ -787,9 +793,17 @@ def section_scaling(
     return {str(k): v for k, v in results.items()}
 
 
+def short(rows: int) -> str:
+    """10000 -> "10k", 1000000 -> "1M"."""
+    for unit, div in (("M", 1_000_000), ("k", 1_000)):
+        if rows >= div and rows % (div // 10) == 0:
+            return f"{rows / div:g}{unit}"
+    return str(rows)
+
+
 def print_scaling(report: Report, results: dict[int, dict[str, Any]], sizes: list[int]) -> None:
     headers = ["stage", *(f"{s:,} rows" for s in sizes)]
-    headers += [f"x {b // a if b % a == 0 else round(b / a, 1)} rows" for a, b in pairwise(sizes)]
+    headers += [f"{short(b)}/{short(a)}" for a, b in pairwise(sizes)]
     headers.append(f"us/row @{sizes[-1]:,}")
 
     def row(label: str, values: list[float | None]) -> list[Any]:

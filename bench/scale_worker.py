@@ -3,7 +3,9 @@
 On one CSV: the data contract (`trainer.contract.validate`, with its steps timed), the features
 (one-hot preprocessor fit_transform, and `summarize_features`, which adds the sha256 digest), and
 one Pipeline fit each of the recipe's HistGradientBoosting and XGBoost candidates (first grid value
-of every parameter, estimators exactly as `trainer.candidates.CATALOGUE` builds them). Libraries are
+of every parameter, estimators exactly as `trainer.candidates.CATALOGUE` builds them; an estimator
+without an n_jobs of its own, i.e. HistGradientBoosting on OpenMP, is fitted a second time on one
+thread, as it runs inside the search's workers). Libraries are
 imported before the clocks start, so the stage times scale with the rows and nothing else. The
 peak RSS (ru_maxrss) is read after every stage; it only grows, so the stage where it jumps is the one
 that set the peak.
@@ -94,14 +96,21 @@ def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, .
         spec = CATALOGUE[name]
         grid = (recipe.get("candidates") or {}).get(name) or {}
         params = {k: (v[0] if isinstance(v, list) else v) for k, v in grid.items()}
-        pipeline = build_pipeline(schema, spec.encoding, spec.make().set_params(**params))
-        t = time.perf_counter()
-        pipeline.fit(X, y)
-        out["stages"][f"fit_{name}"] = time.perf_counter() - t
-        out["maxrss_mib"][f"fit_{name}"] = maxrss_mib()
-        model = pipeline.named_steps["model"]
+        # As catalogued; HistGradientBoosting a second time on one OpenMP thread, which is how it
+        # runs inside the search's loky workers (joblib caps their threads at cores // n_jobs).
+        variants = [("", None)] + (
+            [("_1thread", 1)] if spec.make().get_params().get("n_jobs") is None else []
+        )
+        for suffix, limit in variants:
+            pipeline = build_pipeline(schema, spec.encoding, spec.make().set_params(**params))
+            t = time.perf_counter()
+            with threadpoolctl.threadpool_limits(limits=limit, user_api="openmp"):
+                pipeline.fit(X, y)
+            out["stages"][f"fit_{name}{suffix}"] = time.perf_counter() - t
+            out["maxrss_mib"][f"fit_{name}{suffix}"] = maxrss_mib()
+            del pipeline
+        model = spec.make()
         threads[name] = getattr(model, "n_jobs", None) or "openmp"
-        del pipeline
     out["fit_params"] = {n: (recipe.get("candidates") or {}).get(n) for n in fits}
     out["openmp_threads"] = max(
         (p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "openmp"), default=None

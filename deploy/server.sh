@@ -15,7 +15,8 @@
 #      --artifacts-destination $ARTIFACTS_DIR --host $MLFLOW_HOST --port $MLFLOW_PORT`: runs, metrics,
 #      params and registered models go to PostgreSQL; artifacts (models, plots, reports) are uploaded
 #      through the server (`mlflow-artifacts:/`) into $ARTIFACTS_DIR, so trainers need no access to it.
-#   3. Waits for /health, prints how to point trainers at it, and stays in the foreground.
+#   3. Waits for /health, prints how to point trainers at it, and stays in the foreground
+#      ($STATE_DIR/mlflow.pid holds the server's pid, which is also its process group).
 #
 # Environment (all optional):
 #   STATE_DIR       where everything lives           (default: deploy/state, git-ignored)
@@ -144,6 +145,7 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$MLFLOW_PID" 2>/dev/null || break; sleep 0.2; done
         kill -KILL -- "-$MLFLOW_PID" 2>/dev/null || true
     fi
+    rm -f "$STATE_DIR/mlflow.pid"
     if [[ "$STARTED_PG" -eq 1 && "$KEEP_POSTGRES" != 1 ]]; then stop_postgres; fi
 }
 
@@ -170,6 +172,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+if [[ ! -d "$STATE_DIR" ]]; then mkdir -p "$STATE_DIR"; chmod 755 "$STATE_DIR"; fi
 if [[ -z "${BACKEND_URI:-}" ]]; then start_postgres; else say "using the database at BACKEND_URI (no local PostgreSQL)"; fi
 # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the pinned driver is psycopg2 (requirements.txt).
 case "$BACKEND_URI" in postgresql://*|postgres://*) BACKEND_URI="postgresql+psycopg2://${BACKEND_URI#*://}" ;; esac
@@ -184,6 +187,7 @@ setsid "$MLFLOW" server \
     --host "$MLFLOW_HOST" --port "$MLFLOW_PORT" --workers "$MLFLOW_WORKERS" \
     $MLFLOW_EXTRA &
 MLFLOW_PID=$!
+echo "$MLFLOW_PID" >"$STATE_DIR/mlflow.pid"  # also its process group id
 case "$MLFLOW_HOST" in 0.0.0.0|::|'[::]') HEALTH_URL="http://127.0.0.1:$MLFLOW_PORT/health" ;; *) HEALTH_URL="http://$MLFLOW_HOST:$MLFLOW_PORT/health" ;; esac
 
 for _ in $(seq 120); do

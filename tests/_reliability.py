@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +108,31 @@ def run_trainer(
     )
 
 
+STARTED: list[subprocess.Popen] = []
+
+
+def start(cmd: list[str], uri: str | None, stderr: Path, cwd: Path = ROOT, **env: str) -> subprocess.Popen:
+    """A command in the background, its stderr streamed into a file (the child keeps the fd)."""
+    with open(stderr, "w") as fh:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=subprocess_env(uri, **env), stdout=subprocess.DEVNULL, stderr=fh
+        )
+    STARTED.append(proc)
+    return proc
+
+
+def reap() -> None:
+    """Kill (by pid) any child this module started that a failed test left running."""
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
 def start_trainer(args: list[str], uri: str | None, stderr: Path, cwd: Path = ROOT, **env: str) -> Any:
     """`python -m trainer ARGS` in the background, its stderr streamed into a file."""
-    return subprocess.Popen(
-        trainer_cmd(*args),
-        cwd=cwd,
-        env=subprocess_env(uri, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=open(stderr, "w"),  # noqa: SIM115 - the child owns it; closed when the test ends
-    )
+    return start(trainer_cmd(*args), uri, stderr, cwd, **env)
 
 
 def wait_for(predicate: Any, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
@@ -152,3 +170,29 @@ def alias_version(client: Any, model: str, alias: str = "champion") -> str | Non
         return str(client.get_model_version_by_alias(model, alias).version)
     except Exception:  # noqa: BLE001 - no such alias / model
         return None
+
+
+@contextmanager
+def using_store(uri: str) -> Iterator[mlflow.MlflowClient]:
+    """Point this process (env and mlflow's global URI) at a store, for in-process trainings."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+            mp.delenv(var, raising=False)
+        mlflow.set_tracking_uri(uri)
+        try:
+            yield mlflow.MlflowClient()
+        finally:
+            while mlflow.active_run() is not None:
+                mlflow.end_run("KILLED")
+            mlflow.set_tracking_uri(None)
+
+
+TRAINER_LINE = re.compile(r"^\d\d:\d\d:\d\d (ERROR|WARNING|INFO) +(.*)$", re.MULTILINE)
+
+
+def trainer_lines(stderr: str, level: str = "ERROR") -> list[str]:
+    """The trainer's own log lines of one level (its format: `HH:MM:SS LEVEL   message`)."""
+    return [m.group(2) for m in TRAINER_LINE.finditer(stderr) if m.group(1) == level]

@@ -233,7 +233,12 @@ def use_dask(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
     stop_dask()
     client = connect(address, timeout)
     try:
-        check_workers(client)
+        try:
+            check_workers(client)
+        except TrainerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a worker died during the probe: one line
+            raise TrainerError(f"dask workers at {address} could not be checked: {_one_line(exc)}")
         from joblib import parallel_config
 
         # Constructing parallel_config already activates it for this thread; it is kept (never

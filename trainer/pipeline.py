@@ -142,7 +142,10 @@ def _search_all(
     cv = make_cv(recipe, len(split.X_train))
     results = []
     with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache_dir:
-        memory = Memory(cache_dir, verbose=0)
+        from trainer.distributed import active_scheduler
+
+        # the cache directory is local: remote Dask workers must not be handed its path
+        memory = None if active_scheduler() else Memory(cache_dir, verbose=0)
         for i, spec in enumerate(specs, 1):
             grid = recipe.candidates[spec.name]
             t0 = time.perf_counter()

@@ -96,7 +96,9 @@ def use_experiment(name: str) -> None:
     import mlflow
 
     if not os.environ.get("MLFLOW_RUN_ID"):
-        mlflow.set_experiment(name)
+        experiment = mlflow.set_experiment(name)
+        # MLflow 3.17.2 returns without activating it when a concurrent process created it first
+        mlflow.set_experiment(experiment_id=experiment.experiment_id)
 
 
 @contextmanager
