@@ -187,7 +187,13 @@ def _evaluation_artifacts(pipeline: Any, ctx: TrainingContext, out: Path) -> Non
 
     prediction_plots(ctx.split.y_test, ctx.predictions, out / "predicted_vs_actual.png")
     result = permutation_importance(
-        pipeline, ctx.split.X_test, ctx.split.y_test, scoring="r2", n_repeats=5, random_state=0, n_jobs=1
+        pipeline,
+        ctx.split.X_test,
+        ctx.split.y_test,
+        scoring="r2",
+        n_repeats=5,
+        random_state=0,
+        n_jobs=ctx.recipe.n_jobs,
     )
     importance = pd.DataFrame(
         {
