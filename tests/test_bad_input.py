@@ -295,7 +295,7 @@ CASES: dict[str, Case] = {
     "duplicated-student-id": Case(duplicated_id, 2, r"expect_column_values_to_be_unique\(student_id\)"),
     "empty-file": Case(empty_file, 2, r"data file \S+data\.csv is empty"),
     "header-only": Case(header_only, 2, r"data\.csv has a header but no data rows"),
-    "non-utf8": Case(non_utf8, 2, r"data\.csv is not UTF-8 text \(byte \d+\)"),
+    "non-utf8": Case(non_utf8, 2, r"data\.csv is not UTF-8 text \(line \d+, byte \d+\)"),
     "binary-bytes": Case(binary, 2, r"data\.csv is not a CSV text file \(binary bytes\)"),
     "semicolon-delimited": Case(semicolons, 2, r"missing required column.*does not look comma-separated"),
     "leakage-as-feature": Case(leakage_feature, 2, r"leakage column\(s\) \['read3'\] listed as feature"),
@@ -393,12 +393,12 @@ def test_extra_column_is_a_warning_and_never_a_feature(
     assert sha256(RAW_CSV) == RAW_DIGEST
 
 
-def test_non_utf8_message_points_at_the_real_byte(good: Good, tmp_path: Path) -> None:
+def test_non_utf8_message_points_at_the_real_byte(tmp_path: Path) -> None:
     """The reported position is the file's, so the bad byte can be found (line and offset)."""
     from trainer.contract import read_csv
     from trainer.errors import ContractError
 
-    frame = good.frame.astype({"gender": object})
+    frame = raw_sample(SAMPLE_ROWS).astype({"gender": object})
     frame.loc[300, "gender"] = "féminin"
     path = tmp_path / "latin1.csv"
     frame.to_csv(path, index=False, encoding="latin-1")
@@ -407,7 +407,5 @@ def test_non_utf8_message_points_at_the_real_byte(good: Good, tmp_path: Path) ->
     with pytest.raises(ContractError) as err:
         read_csv(path)
     message = str(err.value)
-    if f"byte {offset}" not in message:  # known trainer bug, reported with a patch
-        pytest.xfail(f"trainer bug: the position is pandas' buffer offset, not the file's: {message}")
     line = data.count(b"\n", 0, offset) + 1
-    assert f"line {line}" in message
+    assert f"(line {line}, byte {offset})" in message, message

@@ -241,12 +241,6 @@ def test_sigkill_while_version_is_pending(store: Store, base: Base, tmp_path: Pa
 # ---- (b) SIGTERM -> 143 + FAILED, SIGINT -> 130 + KILLED -------------------------------------
 
 
-def known_bug(symptom: bool, reason: str) -> None:
-    """xfail on a known trainer bug's exact symptom (reported with a patch); pass once it is fixed."""
-    if symptom:
-        pytest.xfail(f"trainer bug: {reason}")
-
-
 def test_sigterm_during_search(store: Store, base: Base, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     proc = start_trainer(train_args(base, base.slow_recipe), store.uri, log)
@@ -259,11 +253,6 @@ def test_sigterm_during_search(store: Store, base: Base, tmp_path: Path) -> None
     run = train_runs(store.client, EXPERIMENT)[0]
     assert run.info.status == "FAILED" and "SIGTERM" in run.data.tags["failure_reason"]
     assert_nothing_promoted(store)
-    known_bug(
-        code == 1 and "failed to fit" in stderr,
-        "search._run_search catches cli.Terminated (an Exception) as a fit failure, re-fits the grid "
-        "point by point, then exits 1 - fix: Terminated derives from BaseException",
-    )
     assert code == 143, stderr[-2000:]
     assert trainer_lines(stderr) == ["terminated by SIGTERM"]
     assert run.data.tags["failure_reason"] == "terminated by SIGTERM"
@@ -305,11 +294,6 @@ def test_sigterm_during_registration_withdraws_the_version(
     assert run.data.tags["failure_reason"] == "terminated by SIGTERM"
     assert "registered_version" not in run.data.tags
     assert_nothing_promoted(store)  # version 2 deleted, or at worst tagged failed
-    known_bug(
-        code == 1 and errors[-1] == "unexpected error: MlflowException: terminated by SIGTERM",
-        "MLflow's SQL session re-raises any Exception (cli.Terminated is one) as MlflowException, so "
-        "SIGTERM inside a store call exits 1 - fix: Terminated derives from BaseException",
-    )
     assert code == 143, stderr[-3000:]
     assert errors[-1] == "terminated by SIGTERM"
 
@@ -384,11 +368,7 @@ def test_two_promotions_at_once_leave_one_valid_holder(base: Base, tmp_path: Pat
     # Serialised promotions: the second one compares against the first one's holder, so they cannot
     # both have moved the alias "from none" (and the last writer cannot win without comparing).
     moved_from = [mv.tags.get("promoted_from_version") for mv in every if codes[str(mv.version)] == 0]
-    known_bug(
-        moved_from.count("none") > 1,
-        "promote is check-then-act: both promotions saw no holder, both exited 0, and version "
-        f"{holders[0]} holds the alias only because it wrote last - fix: a promotion lock",
-    )
+    assert moved_from.count("none") == 1, moved_from
 
 
 # ---- (d) unusable tracking stores: one line, exit 1, seconds, before any fitting -------------
@@ -467,12 +447,6 @@ def test_read_only_sqlite_store_message_names_the_cause(base: Base, tmp_path: Pa
     done = run_trainer(train_args(base), f"sqlite:///file:{db}?mode=ro&uri=true", timeout=120)
     assert done.returncode == 1
     [line] = trainer_lines(done.stderr)
-    known_bug(
-        "Query-invoked autoflush" in line or "Traceback" in done.stderr,
-        "the line shows SQLAlchemy's first line, not the cause ('attempt to write a readonly "
-        "database'), and MLflow's own ERROR traceback reaches stderr - fix: tracking.cause_line and "
-        "quiet mlflow.store.db.utils",
-    )
     assert line.endswith(": attempt to write a readonly database"), line
     assert "Traceback" not in done.stderr
 
@@ -493,11 +467,6 @@ def test_password_in_tracking_uri_is_redacted(base: Base) -> None:
     assert done.returncode == 1
     [line] = trainer_lines(done.stderr)
     assert line.startswith("tracking store http://user:***@127.0.0.1:1 is unavailable: ")
-    known_bug(
-        SECRET in line and SECRET not in line.split(" is unavailable: ")[0],
-        "SECURITY: the URI is redacted but the exception text after it quotes the full URL, "
-        "password included - fix: tracking.redact_secrets",
-    )
     assert SECRET not in done.stderr and SECRET not in done.stdout
 
 

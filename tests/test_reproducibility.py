@@ -13,6 +13,7 @@ The small recipe keeps this fast; the same comparison with the full default reci
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -56,7 +57,7 @@ CANDIDATES = {
 }
 # What may differ between two trainings of the same inputs (the rest of the version's tags may not).
 RUN_SPECIFIC_TAGS = {"training_run_id", "data_path", "git_commit", "git_dirty"}
-PROGRESS = "[ "  # the per-candidate progress lines: "[ 1/4] dummy  grid 1  cv_r2 ... s"
+PROGRESS = re.compile(r"^\[\s*\d+/\d+\] ")  # per-candidate lines: "[ 1/4] dummy  grid 1  cv_r2 ... s"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -80,7 +81,7 @@ class Trained:
 
     def progress(self) -> list[str]:
         """The progress lines without their timings (the last column)."""
-        lines = [x for x in trainer_lines(self.stderr, "INFO") if x.startswith(PROGRESS)]
+        lines = [x for x in trainer_lines(self.stderr, "INFO") if PROGRESS.match(x)]
         return [x.rsplit(maxsplit=2)[0] for x in lines]
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:

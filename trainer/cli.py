@@ -24,8 +24,12 @@ EPILOG = (
 )
 
 
-class Terminated(TrainerError):
-    """SIGTERM arrived: unwind so the MLflow run is marked FAILED, then exit 143."""
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind so the MLflow run is marked FAILED, then exit 143.
+
+    A BaseException, like KeyboardInterrupt: no `except Exception` on the way up (ours around a
+    grid search, MLflow's around a store call) may mistake the signal for an ordinary failure.
+    """
 
     exit_code = 143
 
@@ -167,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainerError as exc:
         log.error("%s", exc)
         return exc.exit_code
+    except Terminated as exc:
+        log.error("%s", exc)
+        return Terminated.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130

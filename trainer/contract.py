@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 from dataclasses import dataclass, field
@@ -76,8 +77,9 @@ def read_csv(path: Path | str) -> pd.DataFrame:
         raise ContractError(f"data file {path} is not a CSV text file (binary bytes)")
     try:
         frame = pd.read_csv(path, encoding="utf-8", encoding_errors="strict", low_memory=False)
-    except UnicodeDecodeError as exc:
-        raise ContractError(f"data file {path} is not UTF-8 text (byte {exc.start})")
+    except UnicodeDecodeError:
+        line, offset = first_non_utf8(path)
+        raise ContractError(f"data file {path} is not UTF-8 text (line {line}, byte {offset})")
     except pd.errors.EmptyDataError:
         raise ContractError(f"data file {path} has no columns")
     except pd.errors.ParserError as exc:
@@ -85,6 +87,27 @@ def read_csv(path: Path | str) -> pd.DataFrame:
     if frame.empty:
         raise ContractError(f"data file {path} has a header but no data rows")
     return frame
+
+
+def first_non_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int]:
+    """(line, byte offset) of the first byte that is not UTF-8, counted from the file's start.
+
+    pandas reports the offset inside its read buffer; this streams the file once to find the
+    position a user can look up (`(0, -1)` if the whole file decodes).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(chunk_size), b""):
+            pending = decoder.getstate()[0]  # bytes of a character split across chunks
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset - len(pending) + exc.start
+                return lines + (pending + chunk)[: exc.start].count(b"\n"), bad
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    return 0, -1
 
 
 def check_columns(frame: pd.DataFrame, schema: Schema, path: Path) -> list[str]:

@@ -350,6 +350,7 @@ def promote(
     recipe_path: Path,
 ) -> None:
     """Move `alias` to `version` if it scores at least as well as the holder (within tolerance)."""
+    import mlflow
     from mlflow import MlflowClient
 
     from trainer import tracking
@@ -366,19 +367,28 @@ def promote(
         raise GateError(
             f"version {version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
         )
+    split = _holdout(data, schema_path, recipe)
+    # read the holder, compare and move the alias as one step: two promotions at once are serialised
+    with tracking.sqlite_lock(mlflow.get_tracking_uri(), "promote"):
+        _move_alias(client, name, mv, alias, split, recipe.promotion_tolerance, force, data)
+
+
+def _move_alias(
+    client: Any, name: str, mv: Any, alias: str, split: Any, tolerance: float, force: bool, data: Path
+) -> None:
+    version = str(mv.version)
     holder = _alias_holder(client, name, alias)
-    if holder is not None and str(holder.version) == str(mv.version):
+    if holder is not None and str(holder.version) == version:
         log.info("'%s' already points at version %s of %s", alias, version, name)
         return
-    split = _holdout(data, schema_path, recipe)
     candidate_r2 = score_version(name, mv.version, split)
     holder_r2 = score_version(name, holder.version, split) if holder is not None else None
     forced = False
-    if holder_r2 is not None and candidate_r2 < holder_r2 - recipe.promotion_tolerance:
+    if holder_r2 is not None and candidate_r2 < holder_r2 - tolerance:
         if not force:
             raise GateError(
                 f"refused: version {version} scores R² {candidate_r2:.4f} on the holdout, below version "
-                f"{holder.version} ('{alias}') at {holder_r2:.4f} - tolerance {recipe.promotion_tolerance}; "
+                f"{holder.version} ('{alias}') at {holder_r2:.4f} - tolerance {tolerance}; "
                 "use --force to promote anyway"
             )
         forced = True

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
@@ -21,42 +21,66 @@ MAX_BATCH = 900  # MLflow accepts up to 1000 metrics / 100 params per log_batch 
 def quiet_libraries() -> None:
     """Keep library chatter (migrations, progress bars, analytics) out of the terminal."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow resets its logger level on import
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    # logs a full traceback for every store error; `cause_line` already names the cause in one line
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     for module in ("great_expectations", "mlflow"):
         warnings.filterwarnings("ignore", category=UserWarning, module=module)
         warnings.filterwarnings("ignore", category=FutureWarning, module=module)
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
 
 
-def redact_uri(uri: str) -> str:
-    """Remove any password from a URI before it is shown or recorded."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s/:@]*):[^\s/@]*@")
+
+
+def redact_uri(text: str) -> str:
+    """Mask the password of every URL in a text (a URI, or an error message quoting one)."""
+    return URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def cause_line(exc: BaseException) -> str:
+    """One line for an error: the innermost cause's message (the database's or the socket's own
+    words, not a wrapper's), with any URL password masked."""
+    chain = [exc]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and nxt not in chain:
+        chain.append(nxt)
+    for err in reversed(chain):
+        text = str(getattr(err, "orig", None) or err).strip()
+        if text:
+            return redact_uri(text.splitlines()[0])[:300]
+    return type(exc).__name__
 
 
 TRANSIENT_STORE_ERRORS = ("database is locked", "already exists", "duplicate column", "migration")
 
 
 @contextmanager
-def _sqlite_init_lock(uri: str) -> Iterator[None]:
-    """Serialise first use of a SQLite store: MLflow's schema migration is not concurrency-safe."""
+def sqlite_lock(uri: str, purpose: str) -> Iterator[None]:
+    """An exclusive lock beside a SQLite store's file, held across processes (no-op for other stores).
+
+    `init`: MLflow's schema migration of a brand-new store is not concurrency-safe.
+    `promote`: read the alias holder, compare and move the alias as one step.
+    """
     if not uri.startswith("sqlite:///"):
         yield
         return
     import fcntl
 
-    db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    db = Path(uri.removeprefix("sqlite:///").removeprefix("file:").split("?", 1)[0])
     if not db.parent.is_dir():
         yield
         return
-    with open(f"{db}.lock", "a") as fh:
+    try:
+        fh = open(f"{db}.{purpose}.lock", "a")  # noqa: SIM115 - closed below
+    except OSError:  # a read-only folder: the store itself will say what is wrong
+        yield
+        return
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -77,17 +101,16 @@ def check_tracking_store(attempts: int = 6) -> str:
     uri = mlflow.get_tracking_uri()
     for attempt in range(1, attempts + 1):
         try:
-            with _sqlite_init_lock(uri):
+            with sqlite_lock(uri, "init"):
                 mlflow.MlflowClient().search_experiments(max_results=1)
             return uri
         except Exception as exc:  # noqa: BLE001 - reported as one line
-            text = str(exc).strip()
-            if attempt < attempts and any(t in text for t in TRANSIENT_STORE_ERRORS):
-                log.info("tracking store busy (%s); retrying", text.splitlines()[0][:120])
+            reason = cause_line(exc)
+            if attempt < attempts and any(t in str(exc) for t in TRANSIENT_STORE_ERRORS):
+                log.info("tracking store busy (%s); retrying", reason[:120])
                 time.sleep(0.5 * attempt)
                 continue
-            first = text.splitlines()[0] if text else type(exc).__name__
-            raise TrainerError(f"tracking store {redact_uri(uri)} is unavailable: {first[:300]}")
+            raise TrainerError(f"tracking store {redact_uri(uri)} is unavailable: {reason}")
     return uri
 
 
@@ -113,15 +136,15 @@ def parent_run(run_name: str, tags: Mapping[str, str] | None = None) -> Iterator
         if tags:
             mlflow.set_tags(dict(tags))
     except Exception as exc:  # noqa: BLE001 - e.g. a read-only or locked store: one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrainerError(
-            f"cannot record a run in tracking store {redact_uri(mlflow.get_tracking_uri())}: {first[:300]}"
+            f"cannot record a run in tracking store {redact_uri(mlflow.get_tracking_uri())}: "
+            f"{cause_line(exc)}"
         )
     try:
         yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = redact_uri(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
         _safely(mlflow.set_tag, "failure_reason", reason[:4900])
         _safely(mlflow.end_run, status)
         raise
