@@ -1,4 +1,5 @@
-"""End to end, as a user runs it: the MLproject entry point and the full default recipe."""
+"""The MLproject `validate` entry point, as a user runs it (`main` on the full default recipe is
+the slow end-to-end test in test_reproducibility.py)."""
 
 from __future__ import annotations
 
@@ -62,19 +63,3 @@ def test_mlflow_run_validate_entry_point(sqlite_store: str, all_runs: Callable[.
     assert run.data.tags.get("mlflow.project.entryPoint") == "validate"
     assert run.data.params["data_digest"] == before
     assert sha256(RAW_CSV) == before
-
-
-@pytest.mark.slow
-def test_full_default_recipe_end_to_end(sqlite_store: str, all_runs: Callable[..., list[Any]]) -> None:
-    done = _run([sys.executable, "-m", "trainer", "train", "--no-register"], timeout=1800)
-
-    assert done.returncode == 0, done.stderr[-2000:]
-    (parent,) = all_runs("tags.trainer_command = 'train'")
-    assert parent.info.status == "FINISHED"
-    children = all_runs(f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    assert len(children) >= 12
-    assert all(c.info.status == "FINISHED" for c in children)
-    assert parent.data.metrics["best_cv_r2"] >= 0.55
-    assert parent.data.metrics["test_r2"] > 0.45
-    assert parent.data.tags["selected_candidate"] != "dummy"
-    assert "registered" not in done.stderr

@@ -21,19 +21,15 @@ from trainer.errors import ConfigError, GateError, TrainerError
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MODEL_DISTRIBUTIONS = (
-    "mlflow",
-    "scikit-learn",
-    "pandas",
-    "numpy",
-    "scipy",
-    "joblib",
-    "skops",
-    "cloudpickle",
-    "xgboost-cpu",
-    "catboost",
+MODEL_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "joblib", "skops", "cloudpickle")
+# needed to load a model only when its pipeline holds an estimator from that library
+ESTIMATOR_DISTRIBUTIONS = {"xgboost": "xgboost-cpu", "catboost": "catboost"}
+AUDIT_DISTRIBUTIONS = (
+    *MODEL_DISTRIBUTIONS,
+    *ESTIMATOR_DISTRIBUTIONS.values(),
+    "great-expectations",
+    "PyYAML",
 )
-AUDIT_DISTRIBUTIONS = (*MODEL_DISTRIBUTIONS, "great-expectations", "PyYAML")
 TRUSTED_TYPE_PREFIXES = ("trainer.transforms.", "numpy.", "sklearn.", "xgboost.", "catboost.")
 VALIDATION_TAG = "validation_status"
 
@@ -208,8 +204,20 @@ def _evaluation_artifacts(pipeline: Any, ctx: TrainingContext, out: Path) -> Non
         mlflow.log_artifact(str(out / name), "evaluation")
 
 
-def _requirements(pipeline_libs: dict[str, str]) -> list[str]:
-    return [f"{name}=={version}" for name, version in pipeline_libs.items()]
+def libraries_in(pipeline: Any) -> set[str]:
+    """Top-level library of every estimator in a pipeline (an adapter names the library it wraps)."""
+    return {
+        getattr(obj, "wrapped_library", type(obj).__module__.split(".")[0])
+        for obj in (pipeline, *pipeline.get_params(deep=True).values())
+        if hasattr(obj, "fit")
+    }
+
+
+def model_requirements(pipeline: Any) -> list[str]:
+    """Exact pins of what loading this model needs: the core stack, plus XGBoost/CatBoost if used."""
+    used = libraries_in(pipeline)
+    names = (*MODEL_DISTRIBUTIONS, *(d for m, d in ESTIMATOR_DISTRIBUTIONS.items() if m in used))
+    return [f"{name}=={version}" for name, version in distribution_versions(names).items()]
 
 
 def log_and_register(
@@ -238,7 +246,7 @@ def log_and_register(
         serialization_format=serialization,
         skops_trusted_types=trusted,
         code_paths=[str(Path(__file__).parent)],  # trainer.transforms is referenced by the pipeline
-        pip_requirements=_requirements(distribution_versions(MODEL_DISTRIBUTIONS)),
+        pip_requirements=model_requirements(pipeline),
         params={k: str(v) for k, v in ctx.selection.winner.best_params.items()},
         tags={"candidate": ctx.selection.winner.name},
         model_type=ctx.selection.winner.name,
@@ -249,6 +257,7 @@ def log_and_register(
         **ctx.test_metrics,
     }
     mlflow.log_metrics(metrics, model_id=info.model_id)
+    evaluate_logged_model(info, ctx)
     mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
     client = MlflowClient()
     _describe_registered_model(client, name, ctx)
@@ -271,6 +280,33 @@ def log_and_register(
         raise
     mlflow.set_tags({"registered_model": name, "registered_version": mv.version})
     return f"models:/{name}/{mv.version}"
+
+
+def evaluate_logged_model(info: Any, ctx: TrainingContext) -> dict[str, float]:
+    """Score the *logged* model on the holdout with `mlflow.models.evaluate` (metrics and the holdout
+    dataset are linked to the model); it must match the trained pipeline, or nothing is registered."""
+    import mlflow
+
+    target = ctx.schema.target
+    holdout = ctx.split.X_test.assign(**{target: ctx.split.y_test})
+    dataset = mlflow.data.from_pandas(
+        holdout, source=str(Path(ctx.contract.data_path).resolve()), targets=target, name="holdout"
+    )
+    result = mlflow.models.evaluate(
+        info.model_uri,
+        dataset,
+        model_type="regressor",
+        evaluators=["default"],
+        # SHAP explanations: not installed, and they cannot read pandas 3 text columns
+        evaluator_config={"default": {"log_model_explainability": False}},
+    )
+    logged_r2, trained_r2 = result.metrics["r2_score"], ctx.test_metrics["test_r2"]
+    if abs(logged_r2 - trained_r2) > 1e-9:
+        raise TrainerError(
+            f"the logged model scores holdout R² {logged_r2:.6f} but the trained pipeline {trained_r2:.6f}: "
+            "serialization changed the model; nothing registered"
+        )
+    return result.metrics
 
 
 def _describe_registered_model(client: Any, name: str, ctx: TrainingContext) -> None:

@@ -39,6 +39,8 @@ class CatBoostNativeRegressor(RegressorMixin, BaseEstimator):
     `GridSearchCV` work; categorical columns are found by dtype at fit time.
     """
 
+    wrapped_library = "catboost"  # what an environment loading this model must install
+
     def __init__(
         self,
         iterations: int = 1000,
