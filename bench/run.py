@@ -42,6 +42,10 @@ c. Scaling on synthetic data (trainer.synthetic; 10k, 100k, 1M rows by default):
    repetition (bench/scale_worker.py). Target: 1M rows through contract + features + one boosted fit
    in <= 10 min and <= 8 GiB.
 d. Parallel efficiency: bench/bare.py with --n-jobs 1 against the recipe's n_jobs (-1).
+e. Search strategy (bench/strategy.py): the recipe option `search.strategy: two_stage` against the
+   plain grid on wider grids (4 values per parameter): best CV R², grid points tried, wall time.
+f. Dask: `python -m trainer train --no-register` on local processes against the same with
+   `--dask-scheduler` on an in-process 2-worker LocalCluster (wall, search time, same best CV R²).
 
 Short phases are repeated (--reps; start-up timings at least 5 times) and the median is reported.
 Other work on the machine slows a benchmark down badly on 2 cores (an OpenMP fit whose second thread
@@ -597,6 +601,8 @@ def section_full(report: Report, recipe: Path, reps: int, out_dir: Path, workers
         "runs": runs,
         "process": proc,
         "wall_s_median": wall,
+        "best_cv_r2": m["best_cv_r2"],
+        "selected_candidate": logged["selected_candidate"],
         "overhead": model,
         "phases": dict(phases),
         "search_by_candidate": search_phases,
@@ -718,6 +724,90 @@ def section_parallel(report: Report, parallel: dict, serial: dict, workers: int,
         "serial_search_s": s["search_s"],
         "parallel_search_s": p["search_s"],
     }
+
+
+# --- e. search strategy -------------------------------------------------------------------------
+
+
+def section_strategy(report: Report, recipe: Path, out_dir: Path) -> dict[str, Any]:
+    json_path = out_dir / "strategy.json"
+    cmd = [PYTHON, str(BENCH / "strategy.py"), "--recipe", str(recipe), "--json", str(json_path)]
+    report.progress("grid against two-stage search on wider grids")
+    m = check(run_measured(cmd, out_dir / "strategy.log"), "bench/strategy.py")
+    result = json.loads(json_path.read_text())
+    rows = []
+    for name, by in result.items():
+        g, t = by["grid"], by["two_stage"]
+        rows.append([name, "grid", g["points"], f"{g['cv_r2']:.4f}", g["wall_s"], "", ""])
+        rows.append(
+            [name, "two_stage", t["points"], f"{t['cv_r2']:.4f}", t["wall_s"],
+             f"{t['cv_r2'] - g['cv_r2']:+.4f}", f"{g['wall_s'] / t['wall_s']:.2f}x"]
+        )  # fmt: skip
+    report.print(
+        table(
+            ["candidate", "strategy", "points", "best CV R2", "wall s", "R2 vs grid", "speedup"],
+            rows,
+            "e. Grid against two-stage search (wider grids, 4 values per parameter; bench/strategy.py)",
+        )
+    )
+    report.print(f"others' CPU meanwhile {fmt_pressure(m.others_cpu)}")
+    report.print()
+    return {"candidates": result, "process": asdict(m)}
+
+
+# --- f. dask ------------------------------------------------------------------------------------
+
+
+def train_once(recipe: Path, out_dir: Path, label: str, extra: list[str]) -> dict[str, Any]:
+    """`python -m trainer train --no-register` into a fresh SQLite store; process and logged numbers."""
+    from mlflow import MlflowClient
+
+    experiment = yaml.safe_load(recipe.read_text())["experiment"]
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        tmp_path = Path(tmp)
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        (tmp_path / "artifacts").mkdir()
+        experiment_id = MlflowClient(tracking_uri=uri).create_experiment(
+            experiment, artifact_location=(tmp_path / "artifacts").as_uri()
+        )
+        cmd = [PYTHON, "-m", "trainer", "train", "--recipe", str(recipe), "--no-register", *extra]
+        m = check(
+            run_measured(cmd, out_dir / f"train_{label}.log", env=tracking_env(uri)), f"train ({label})"
+        )
+        logged = read_parent_run(uri, experiment_id, tmp_path)
+    return {"process": asdict(m), "logged": logged}
+
+
+def section_dask(report: Report, recipe: Path, out_dir: Path) -> dict[str, Any]:
+    from distributed import LocalCluster
+
+    report.progress("f. local processes, then a 2-worker LocalCluster")
+    local = train_once(recipe, out_dir, "local", [])
+    started = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        cluster_start_s = time.perf_counter() - started
+        dask = train_once(recipe, out_dir, "dask", ["--dask-scheduler", cluster.scheduler_address])
+    rows = []
+    for name, r in (("local processes (n_jobs -1)", local), ("LocalCluster, 2 workers x 1 thread", dask)):
+        m = r["logged"]["metrics"]
+        rows.append(
+            [name, r["process"]["wall_s"], m["time_search_s"], f"{m['best_cv_r2']:.6f}",
+             r["logged"]["selected_candidate"], fmt_pressure(r["process"]["others_cpu"])]
+        )  # fmt: skip
+    report.print(
+        table(
+            ["", "wall s", "search s", "best CV R2", "selected", "others' CPU"],
+            rows,
+            "f. Dask: the same training on local processes and on a 2-worker LocalCluster",
+        )
+    )
+    same = local["logged"]["metrics"]["best_cv_r2"] == dask["logged"]["metrics"]["best_cv_r2"]
+    report.print(
+        f"cluster start {cluster_start_s:.1f} s (not in the wall above); wall ratio dask / local "
+        f"{dask['process']['wall_s'] / local['process']['wall_s']:.2f}; same best CV R2: {same}"
+    )
+    report.print()
+    return {"local": local, "dask": dask, "cluster_start_s": cluster_start_s, "same_best_cv_r2": same}
 
 
 # --- c. scaling ---------------------------------------------------------------------------------
@@ -864,6 +954,9 @@ def targets(report: Report, results: dict[str, Any], sizes: list[int]) -> None:
     rows = []
     full, bare, scaling = results.get("full"), results.get("bare"), results.get("scaling")
     if full:
+        wall, r2 = full["wall_s_median"], full["best_cv_r2"]
+        rows.append(["default run: mlflow run . wall", f"{wall:.0f} s", "<= 120 s", ok(wall <= 120)])
+        rows.append(["default run: best CV R2", f"{r2:.4f}", ">= 0.56", ok(r2 >= 0.56)])
         f = full["overhead"]["overhead_fraction"]
         rows.append(
             ["overhead outside estimator fits", f"{100 * f:.1f}%", "<= 10%", ok(f <= TARGET_OVERHEAD)]
@@ -933,6 +1026,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-parallel", action="store_true", help="skip d. (the n_jobs=1 run)")
     parser.add_argument("--skip-cache", action="store_true", help="skip the bare run with joblib.Memory")
     parser.add_argument("--skip-scaling", action="store_true", help="skip c. (synthetic data scaling)")
+    parser.add_argument("--skip-strategy", action="store_true", help="skip e. (grid against two-stage)")
+    parser.add_argument("--skip-dask", action="store_true", help="skip f. (local against a LocalCluster)")
     parser.add_argument(
         "--out", type=Path, default=BENCH / "out", help="output directory (default bench/out)"
     )
@@ -996,6 +1091,12 @@ def main(argv: list[str] | None = None) -> int:
                 report.results["parallel"] = section_parallel(report, bare, serial, workers, full)
                 report.results["parallel"]["serial_runs"] = serial
                 report.save()
+        if not args.skip_strategy and not args.quick:
+            report.results["strategy"] = section_strategy(report, recipe, args.out)
+            report.save()
+        if not args.skip_dask:
+            report.results["dask"] = section_dask(report, recipe, args.out)
+            report.save()
         if not args.skip_scaling:
             report.results["scaling"] = section_scaling(
                 report, recipe, sizes, reps, 1 if args.quick else args.large_reps, args.out

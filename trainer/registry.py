@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -175,13 +176,10 @@ model.predict(raw_rows)  # a DataFrame with the raw input columns
 """
 
 
-def _evaluation_artifacts(pipeline: Any, ctx: TrainingContext, out: Path) -> None:
-    import mlflow
+def importance_by_column(pipeline: Any, ctx: TrainingContext) -> pd.DataFrame:
+    """Permutation importance of every raw input column on the holdout (R² lost when shuffled)."""
     from sklearn.inspection import permutation_importance
 
-    from trainer.report import importance_plot, prediction_plots
-
-    prediction_plots(ctx.split.y_test, ctx.predictions, out / "predicted_vs_actual.png")
     result = permutation_importance(
         pipeline,
         ctx.split.X_test,
@@ -191,13 +189,21 @@ def _evaluation_artifacts(pipeline: Any, ctx: TrainingContext, out: Path) -> Non
         random_state=0,
         n_jobs=ctx.recipe.n_jobs,
     )
-    importance = pd.DataFrame(
+    return pd.DataFrame(
         {
             "column": list(ctx.split.X_test.columns),
             "importance_mean": result.importances_mean,
             "importance_std": result.importances_std,
         }
     ).sort_values("importance_mean", ascending=False, kind="mergesort")
+
+
+def _log_evaluation(importance: pd.DataFrame, ctx: TrainingContext, out: Path) -> None:
+    import mlflow
+
+    from trainer.report import importance_plot, prediction_plots
+
+    prediction_plots(ctx.split.y_test, ctx.predictions, out / "predicted_vs_actual.png")
     importance.to_csv(out / "permutation_importance.csv", index=False)
     importance_plot(importance, out / "permutation_importance.png")
     for name in ("predicted_vs_actual.png", "permutation_importance.png", "permutation_importance.csv"):
@@ -226,39 +232,14 @@ def log_and_register(
     """Log the Pipeline, register it, attach tags and card; all-or-nothing. Returns `name/version`."""
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
     name = ctx.recipe.registered_model
-    _evaluation_artifacts(pipeline, ctx, out)
-    versions = distribution_versions()
-    mlflow.log_dict(versions, "environment.json")
-    serialization, trusted = _serialization(pipeline)
-    card = model_card(ctx, serialization, name)
-    mlflow.log_text(card, "model_card.md")
-    sample = ctx.split.X_train.head(200)
-    signature = infer_signature(sample, pipeline.predict(sample))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="importance") as background:
+        # ~50 holdout predictions in the n_jobs workers, while this process serializes and logs the model
+        importance = background.submit(importance_by_column, pipeline, ctx)
+        info, serialization, card = _log_model(pipeline, ctx, name)
+        _log_evaluation(importance.result(), ctx, out)
     tags = version_tags(ctx)
-    info = mlflow.sklearn.log_model(
-        pipeline,
-        name="model",
-        signature=signature,
-        input_example=ctx.split.X_test.head(5),
-        serialization_format=serialization,
-        skops_trusted_types=trusted,
-        code_paths=[str(Path(__file__).parent)],  # trainer.transforms is referenced by the pipeline
-        pip_requirements=model_requirements(pipeline),
-        params={k: str(v) for k, v in ctx.selection.winner.best_params.items()},
-        tags={"candidate": ctx.selection.winner.name},
-        model_type=ctx.selection.winner.name,
-    )
-    metrics = {
-        "cv_r2": ctx.selection.winner.cv_r2_mean,
-        "cv_r2_std": ctx.selection.winner.cv_r2_std,
-        **ctx.test_metrics,
-    }
-    mlflow.log_metrics(metrics, model_id=info.model_id)
-    evaluate_logged_model(info, ctx)
-    mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
     client = MlflowClient()
     _describe_registered_model(client, name, ctx)
     mv = client.create_model_version(
@@ -280,6 +261,43 @@ def log_and_register(
         raise
     mlflow.set_tags({"registered_model": name, "registered_version": mv.version})
     return f"models:/{name}/{mv.version}"
+
+
+def _log_model(pipeline: Any, ctx: TrainingContext, name: str) -> tuple[Any, str, str]:
+    """Log the Pipeline as an MLflow model with its card, metrics and holdout evaluation.
+
+    Returns the model info, the serialization format and the card.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    mlflow.log_dict(distribution_versions(), "environment.json")
+    serialization, trusted = _serialization(pipeline)
+    card = model_card(ctx, serialization, name)
+    mlflow.log_text(card, "model_card.md")
+    sample = ctx.split.X_train.head(200)
+    info = mlflow.sklearn.log_model(
+        pipeline,
+        name="model",
+        signature=infer_signature(sample, pipeline.predict(sample)),
+        input_example=ctx.split.X_test.head(5),
+        serialization_format=serialization,
+        skops_trusted_types=trusted,
+        code_paths=[str(Path(__file__).parent)],  # trainer.transforms is referenced by the pipeline
+        pip_requirements=model_requirements(pipeline),
+        params={k: str(v) for k, v in ctx.selection.winner.best_params.items()},
+        tags={"candidate": ctx.selection.winner.name},
+        model_type=ctx.selection.winner.name,
+    )
+    metrics = {
+        "cv_r2": ctx.selection.winner.cv_r2_mean,
+        "cv_r2_std": ctx.selection.winner.cv_r2_std,
+        **ctx.test_metrics,
+    }
+    mlflow.log_metrics(metrics, model_id=info.model_id)
+    evaluate_logged_model(info, ctx)
+    mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
+    return info, serialization, card
 
 
 def evaluate_logged_model(info: Any, ctx: TrainingContext) -> dict[str, float]:
