@@ -19,14 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from trainer.candidates import CATALOGUE  # noqa: E402
 from trainer.config import load_recipe, load_schema  # noqa: E402
+from trainer.contract import read_csv  # noqa: E402
 from trainer.pipeline import split_data  # noqa: E402
 from trainer.search import make_cv, search_candidate  # noqa: E402
 
@@ -52,7 +51,7 @@ def compare(recipe_path: Path, data: Path, schema_path: Path, n_iter: int) -> di
     from threadpoolctl import threadpool_limits
 
     recipe, schema = load_recipe(recipe_path), load_schema(schema_path)
-    split = split_data(pd.read_csv(data), schema, recipe)
+    split = split_data(read_csv(data), schema, recipe)  # read as the trainer reads it
     cv = make_cv(recipe, len(split.X_train))
     out: dict[str, Any] = {}
     with threadpool_limits(limits=1):  # as the trainer runs: parallelism from n_jobs only

@@ -419,3 +419,28 @@ def test_raw_data_is_never_written(
     assert validate(write_csv(sample_frame, "bad.csv")) == EXIT_CONTRACT
     assert validate(RAW_CSV) == EXIT_OK
     assert {p.name: sha256(p) for p in raw_dir.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("data", "chunk_size", "expected"),
+    [
+        ("a\nbé\nc".encode(), 4, (0, -1)),  # a character split across two chunks is valid
+        ("a\nbé\nc".encode() + b"\xff", 4, (3, 7)),  # a bad byte after a chunk boundary
+        (b"a\nb\n" + "é".encode()[:1], 4, (3, 4)),  # a character cut off at the end of the file
+        (b"\xff", 1 << 20, (1, 0)),
+    ],
+    ids=["split-character", "after-boundary", "cut-off-at-end", "first-byte"],
+)
+def test_first_non_utf8_is_the_file_position(
+    data: bytes, chunk_size: int, expected: tuple, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(data)
+    assert contract.first_non_utf8(path, chunk_size) == expected
+
+
+def test_csv_cut_off_inside_a_character_names_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "cut.csv"
+    path.write_bytes(RAW_CSV.read_bytes()[:2000] + "é".encode()[:1])
+    with pytest.raises(contract.ContractError, match=r"cut\.csv is not UTF-8 text \(line \d+, byte 2000\)"):
+        contract.read_csv(path)

@@ -83,6 +83,22 @@ sqlalchemy.orm.Session.merge = _stalled
     + _RUN_TRAINER
 )
 
+# a promotion that waits after reading the alias holder: two of them started together would both read
+# "no holder" and both move the alias, unless promotions are serialised
+STALL_AFTER_HOLDER_READ = (
+    """
+import sys, time
+import trainer.registry
+_holder = trainer.registry._alias_holder
+def _stalled(*args, **kwargs):
+    found = _holder(*args, **kwargs)
+    time.sleep(float(sys.argv[1]))
+    return found
+trainer.registry._alias_holder = _stalled
+"""
+    + _RUN_TRAINER
+)
+
 
 @pytest.fixture(autouse=True)
 def _no_child_left_behind() -> Iterator[None]:
@@ -351,7 +367,10 @@ def test_two_promotions_at_once_leave_one_valid_holder(base: Base, tmp_path: Pat
         assert run_train(base.csv, SCHEMA, other).model_version == f"models:/{MODEL}/2"
     args = ["--data", str(base.csv), "--schema", str(SCHEMA), "--recipe", str(base.recipe)]
     logs = {v: tmp_path / f"promote-{v}.txt" for v in ("1", "2")}
-    procs = {v: start_trainer(["promote", "--version", v, *args], uri, log) for v, log in logs.items()}
+    procs = {
+        v: start([PYTHON, "-c", STALL_AFTER_HOLDER_READ, "5", "promote", "--version", v, *args], uri, log)
+        for v, log in logs.items()
+    }
     codes = {v: p.wait(300) for v, p in procs.items()}
 
     assert set(codes.values()) <= {0, 3} and 0 in codes.values(), {v: log_text(x) for v, x in logs.items()}
@@ -478,6 +497,8 @@ def test_redact_uri_in_process(caplog: pytest.LogCaptureFixture) -> None:
     )
     assert redact_uri("sqlite:////tmp/x/mlflow.db") == "sqlite:////tmp/x/mlflow.db"
     assert SECRET not in redact_uri(f"postgresql://u:{SECRET}@db/mlflow")
+    assert redact_uri("http://u:p@ss@db:5432/x failed") == "http://u:***@db:5432/x failed"  # '@' inside
+    assert redact_uri("a http://u:one@h/ and http://v:two@k/") == "a http://u:***@h/ and http://v:***@k/"
 
 
 def test_successful_run_records_no_secrets(store: Store, base: Base) -> None:

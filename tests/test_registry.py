@@ -119,26 +119,47 @@ def test_register_version_with_tags_card_and_load(
     assert mlflow.pyfunc.load_model(uri).metadata.signature is not None
 
 
-def test_model_requirements_pin_only_what_the_pipeline_loads_with() -> None:
+def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: pytest.MonkeyPatch) -> None:
     """A serving environment gets exact pins of the core stack, and XGBoost/CatBoost only if used."""
+    from importlib import metadata
+
+    from trainer import registry
     from trainer.candidates import CATALOGUE
     from trainer.config import load_schema
     from trainer.features import build_pipeline
-    from trainer.registry import MODEL_DISTRIBUTIONS, model_requirements
     from trainer.search import blend_pipeline
 
     schema = load_schema(SCHEMA)
-    linear = build_pipeline(schema, "onehot", CATALOGUE["linear"].make())
-    blend = blend_pipeline([(CATALOGUE["catboost"], {}), (CATALOGUE["xgboost"], {})], schema)
+
+    def pipeline(name: str) -> object:
+        return build_pipeline(schema, CATALOGUE[name].encoding, CATALOGUE[name].make())
 
     def names(pipeline: object) -> set[str]:
-        pins = model_requirements(pipeline)
+        pins = registry.model_requirements(pipeline)
         assert all(re.fullmatch(r"[\w.-]+==[\w.]+", pin) for pin in pins), pins
         return {pin.split("==")[0] for pin in pins}
 
-    assert names(linear) == set(MODEL_DISTRIBUTIONS)
-    assert names(blend) == set(MODEL_DISTRIBUTIONS) | {"xgboost-cpu", "catboost"}
-    assert "pytest" not in names(blend) and "great-expectations" not in names(blend)
+    core = set(registry.MODEL_DISTRIBUTIONS)
+    blend = blend_pipeline([(CATALOGUE["catboost"], {}), (CATALOGUE["xgboost"], {})], schema)
+    assert names(pipeline("linear")) == names(pipeline("hist_gradient_boosting")) == core
+    assert names(pipeline("xgboost")) == core | {"xgboost-cpu"}
+    assert names(pipeline("catboost")) == core | {"catboost"}  # found through the adapter
+    assert names(blend) == core | {"xgboost-cpu", "catboost"}
+
+    real = metadata.version
+
+    def plain_xgboost(name: str) -> str:  # an environment with `xgboost` instead of `xgboost-cpu`
+        if name == "xgboost-cpu":
+            raise metadata.PackageNotFoundError(name)
+        return real("xgboost-cpu") if name == "xgboost" else real(name)
+
+    monkeypatch.setattr(registry.metadata, "version", plain_xgboost)
+    assert names(pipeline("xgboost")) == core | {"xgboost"}
+    monkeypatch.setattr(registry, "ESTIMATOR_DISTRIBUTIONS", {"xgboost": ("xgboost-cpu",)})
+    with pytest.raises(
+        TrainerError, match=r"the model uses xgboost but none of \['xgboost-cpu'\] is installed"
+    ):
+        registry.model_requirements(pipeline("xgboost"))
 
 
 def test_promote_refuse_force_and_failed_versions(

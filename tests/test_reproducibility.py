@@ -172,7 +172,7 @@ def trainings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trained]:
         (root / name).mkdir()
         started[name] = (root / name, path, *start_training(root / name, path, recipe))
     out = {
-        name: collect(uri, proc, folder, path, recipe, timeout=300)
+        name: collect(uri, proc, folder, path, recipe, timeout=900)
         for name, (folder, path, uri, proc) in started.items()
     }
     assert sha256(RAW_CSV) == RAW_DIGEST

@@ -79,7 +79,8 @@ def read_csv(path: Path | str) -> pd.DataFrame:
         frame = pd.read_csv(path, encoding="utf-8", encoding_errors="strict", low_memory=False)
     except UnicodeDecodeError:
         line, offset = first_non_utf8(path)
-        raise ContractError(f"data file {path} is not UTF-8 text (line {line}, byte {offset})")
+        where = f" (line {line}, byte {offset})" if offset >= 0 else ""
+        raise ContractError(f"data file {path} is not UTF-8 text{where}")
     except pd.errors.EmptyDataError:
         raise ContractError(f"data file {path} has no columns")
     except pd.errors.ParserError as exc:
@@ -98,16 +99,17 @@ def first_non_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int]:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset, lines = 0, 1
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(chunk_size), b""):
-            pending = decoder.getstate()[0]  # bytes of a character split across chunks
+        while True:
+            chunk = fh.read(chunk_size)
+            pending = decoder.getstate()[0]  # bytes of a character split across chunks (never a newline)
             try:
-                decoder.decode(chunk)
+                decoder.decode(chunk, final=not chunk)  # the last call also rejects a cut-off character
             except UnicodeDecodeError as exc:
-                bad = offset - len(pending) + exc.start
-                return lines + (pending + chunk)[: exc.start].count(b"\n"), bad
+                return lines + (pending + chunk)[: exc.start].count(b"\n"), offset - len(pending) + exc.start
+            if not chunk:
+                return 0, -1
             offset += len(chunk)
             lines += chunk.count(b"\n")
-    return 0, -1
 
 
 def check_columns(frame: pd.DataFrame, schema: Schema, path: Path) -> list[str]:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trainer.errors import TrainerError
+from trainer.errors import TrainerError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,6 @@ def package_zip(directory: Path, digest: str) -> Path:
     return path
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first[:300]
-
-
 def _refused_fast(address: str, timeout: float) -> None:
     """For tcp:// addresses, one plain socket connect first: a refused port fails at once.
 
@@ -132,12 +126,12 @@ def _refused_fast(address: str, timeout: float) -> None:
         host, port = parse_host_port(location, default_port=8786)
     except (ValueError, TypeError) as exc:
         raise TrainerError(
-            f"dask scheduler {address!r} is not an address like tcp://HOST:PORT: {_one_line(exc)}"
+            f"dask scheduler {address!r} is not an address like tcp://HOST:PORT: {one_line(exc)}"
         )
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
-        raise TrainerError(f"dask scheduler {address} is unreachable: {exc.strerror or _one_line(exc)}")
+        raise TrainerError(f"dask scheduler {address} is unreachable: {exc.strerror or one_line(exc)}")
 
 
 def _handshake(address: str, timeout: float) -> None:
@@ -165,7 +159,7 @@ def _handshake(address: str, timeout: float) -> None:
             "(is it a Dask scheduler port?)"
         )
     except Exception as exc:  # noqa: BLE001 - OSError, ValueError (bad address): one line
-        raise TrainerError(f"dask scheduler {address} is unreachable: {_one_line(exc)}")
+        raise TrainerError(f"dask scheduler {address} is unreachable: {one_line(exc)}")
 
 
 def connect(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
@@ -173,19 +167,19 @@ def connect(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
     try:
         from dask.distributed import Client
     except ImportError as exc:
-        raise TrainerError(f"--dask-scheduler needs dask[distributed] installed: {_one_line(exc)}")
+        raise TrainerError(f"--dask-scheduler needs dask[distributed] installed: {one_line(exc)}")
     logging.getLogger("distributed").setLevel(logging.WARNING)
     _refused_fast(address, timeout)
     _handshake(address, timeout)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError: one line
-        raise TrainerError(f"dask scheduler {address} is unreachable: {_one_line(exc)}")
+        raise TrainerError(f"dask scheduler {address} is unreachable: {one_line(exc)}")
     try:
         client.wait_for_workers(1, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - dask's TimeoutError
         client.close()
-        raise TrainerError(f"dask scheduler {address} has no workers after {timeout:g} s: {_one_line(exc)}")
+        raise TrainerError(f"dask scheduler {address} has no workers after {timeout:g} s: {one_line(exc)}")
     return client
 
 
@@ -238,7 +232,7 @@ def use_dask(address: str, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
         except TrainerError:
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. a worker died during the probe: one line
-            raise TrainerError(f"dask workers at {address} could not be checked: {_one_line(exc)}")
+            raise TrainerError(f"dask workers at {address} could not be checked: {one_line(exc)}")
         from joblib import parallel_config
 
         # Constructing parallel_config already activates it for this thread; it is kept (never

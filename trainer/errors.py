@@ -26,3 +26,9 @@ class GateError(TrainerError):
     """No candidate passed the quality gates, or a promotion was refused (exit 3)."""
 
     exit_code = EXIT_GATE
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's first line of text (its type name if it has none), at most `limit` characters."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]

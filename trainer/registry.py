@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -23,11 +22,12 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MODEL_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "joblib", "skops", "cloudpickle")
-# needed to load a model only when its pipeline holds an estimator from that library
-ESTIMATOR_DISTRIBUTIONS = {"xgboost": "xgboost-cpu", "catboost": "catboost"}
+# needed to load a model only when its pipeline holds an estimator from that library; the
+# distributions that provide it, first installed wins (xgboost-cpu is xgboost without NCCL)
+ESTIMATOR_DISTRIBUTIONS = {"xgboost": ("xgboost-cpu", "xgboost"), "catboost": ("catboost",)}
 AUDIT_DISTRIBUTIONS = (
     *MODEL_DISTRIBUTIONS,
-    *ESTIMATOR_DISTRIBUTIONS.values(),
+    *(name for names in ESTIMATOR_DISTRIBUTIONS.values() for name in names),
     "great-expectations",
     "PyYAML",
 )
@@ -221,9 +221,17 @@ def libraries_in(pipeline: Any) -> set[str]:
 
 def model_requirements(pipeline: Any) -> list[str]:
     """Exact pins of what loading this model needs: the core stack, plus XGBoost/CatBoost if used."""
-    used = libraries_in(pipeline)
-    names = (*MODEL_DISTRIBUTIONS, *(d for m, d in ESTIMATOR_DISTRIBUTIONS.items() if m in used))
-    return [f"{name}=={version}" for name, version in distribution_versions(names).items()]
+    used = [library for library in ESTIMATOR_DISTRIBUTIONS if library in libraries_in(pipeline)]
+    pins = distribution_versions(MODEL_DISTRIBUTIONS)
+    for library in used:
+        found = distribution_versions(ESTIMATOR_DISTRIBUTIONS[library])
+        if not found:
+            raise TrainerError(
+                f"the model uses {library} but none of {list(ESTIMATOR_DISTRIBUTIONS[library])} is installed"
+            )
+        name = next(iter(found))
+        pins[name] = found[name]
+    return [f"{name}=={version}" for name, version in pins.items()]
 
 
 def log_and_register(
@@ -234,11 +242,8 @@ def log_and_register(
     from mlflow import MlflowClient
 
     name = ctx.recipe.registered_model
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="importance") as background:
-        # ~50 holdout predictions in the n_jobs workers, while this process serializes and logs the model
-        importance = background.submit(importance_by_column, pipeline, ctx)
-        info, serialization, card = _log_model(pipeline, ctx, name)
-        _log_evaluation(importance.result(), ctx, out)
+    _log_evaluation(importance_by_column(pipeline, ctx), ctx, out)
+    info, serialization, card = _log_model(pipeline, ctx, name)
     tags = version_tags(ctx)
     client = MlflowClient()
     _describe_registered_model(client, name, ctx)
@@ -423,7 +428,7 @@ def promote(
         )
     split = _holdout(data, schema_path, recipe)
     # read the holder, compare and move the alias as one step: two promotions at once are serialised
-    with tracking.sqlite_lock(mlflow.get_tracking_uri(), "promote"):
+    with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
         _move_alias(client, name, mv, alias, split, recipe.promotion_tolerance, force, data)
 
 

@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ParameterGr
 
 from trainer.candidates import CandidateSpec
 from trainer.config import Recipe, Schema
-from trainer.errors import TrainerError
+from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
 
 BLEND = "blend"
@@ -161,9 +161,8 @@ def _run_search(
         search.fit(X, y, groups=groups)
     except Exception as exc:  # noqa: BLE001 - re-raised as one line naming the grid point
         bad = _failing_params(pipeline, grid, X, y, cv, groups)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrainerError(
-            f"candidate '{spec.name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {first[:300]}"
+            f"candidate '{spec.name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {one_line(exc)}"
         ) from exc
     return search.cv_results_
 

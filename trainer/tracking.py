@@ -35,7 +35,8 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
 
 
-URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s/:@]*):[^\s/@]*@")
+# the password runs to the *last* "@" of the authority, so a password containing "@" is masked whole
+URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s/:@]*):[^\s/]*@")
 
 
 def redact_uri(text: str) -> str:
@@ -129,7 +130,7 @@ def parent_run(run_name: str, tags: Mapping[str, str] | None = None) -> Iterator
     """The run one command records into; FAILED with a `failure_reason` tag on any error."""
     import mlflow
 
-    from trainer.errors import TrainerError
+    from trainer.errors import TrainerError, one_line
 
     try:
         run = mlflow.start_run(run_name=None if os.environ.get("MLFLOW_RUN_ID") else run_name)
@@ -144,8 +145,7 @@ def parent_run(run_name: str, tags: Mapping[str, str] | None = None) -> Iterator
         yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        reason = redact_uri(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
-        _safely(mlflow.set_tag, "failure_reason", reason[:4900])
+        _safely(mlflow.set_tag, "failure_reason", redact_uri(one_line(exc, 4900)))
         _safely(mlflow.end_run, status)
         raise
     mlflow.end_run("FINISHED")
