@@ -75,6 +75,7 @@ from importlib import metadata
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import yaml
 
@@ -780,7 +781,12 @@ def section_dask(report: Report, recipe: Path, out_dir: Path) -> dict[str, Any]:
     report.progress("f. local processes, then a 2-worker LocalCluster")
     local = train_once(recipe, out_dir, "local", [])
     started = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # LocalCluster sets OMP_NUM_THREADS=1 in this process's environment for its workers and leaves it
+    # there: restore it, or every later measurement's subprocess would run OpenMP single-threaded
+    with (
+        mock.patch.dict(os.environ),
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+    ):
         cluster_start_s = time.perf_counter() - started
         dask = train_once(recipe, out_dir, "dask", ["--dask-scheduler", cluster.scheduler_address])
     rows = []
