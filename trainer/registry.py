@@ -221,9 +221,9 @@ def libraries_in(pipeline: Any) -> set[str]:
 
 def model_requirements(pipeline: Any) -> list[str]:
     """Exact pins of what loading this model needs: the core stack, plus XGBoost/CatBoost if used."""
-    used = [library for library in ESTIMATOR_DISTRIBUTIONS if library in libraries_in(pipeline)]
+    used = libraries_in(pipeline) & ESTIMATOR_DISTRIBUTIONS.keys()
     pins = distribution_versions(MODEL_DISTRIBUTIONS)
-    for library in used:
+    for library in sorted(used):
         found = distribution_versions(ESTIMATOR_DISTRIBUTIONS[library])
         if not found:
             raise TrainerError(
