@@ -13,9 +13,10 @@ import pytest
 from conftest import SCHEMA
 from sklearn.linear_model import Ridge
 
-from trainer.config import Recipe, Schema, load_recipe, load_schema
+from trainer.config import Recipe, load_recipe
+from trainer.schema import Schema, load_schema
 from trainer.features import build_pipeline, build_preprocessor, summarize_features
-from trainer.pipeline import Split, canonical_order, split_data
+from trainer.split import Split, canonical_order, split_data
 from trainer.transforms import year_quarter_to_number
 
 FORBIDDEN = ("student_id", "school_id", "read3", "math3")
@@ -184,9 +185,9 @@ def test_year_quarter_keeps_index_and_columns() -> None:
 def test_split_is_deterministic_and_order_independent(
     schema: Schema, recipe: Recipe, sample_frame: pd.DataFrame
 ) -> None:
-    first = split_data(sample_frame, schema, recipe)
-    again = split_data(sample_frame.copy(), schema, recipe)
-    shuffled = split_data(sample_frame.sample(frac=1.0, random_state=11), schema, recipe)
+    first = split_data(sample_frame, schema, recipe.split)
+    again = split_data(sample_frame.copy(), schema, recipe.split)
+    shuffled = split_data(sample_frame.sample(frac=1.0, random_state=11), schema, recipe.split)
     for other in (again, shuffled):
         pd.testing.assert_frame_equal(first.X_train, other.X_train)
         pd.testing.assert_frame_equal(first.X_test, other.X_test)
@@ -199,9 +200,9 @@ def test_split_is_deterministic_and_order_independent(
 
 
 def test_split_changes_with_the_seed(schema: Schema, recipe: Recipe, sample_frame: pd.DataFrame) -> None:
-    other = dataclasses.replace(recipe, split_seed=recipe.split_seed + 1)
+    other = dataclasses.replace(recipe.split, random_state=recipe.split.random_state + 1)
     assert not np.array_equal(
-        split_data(sample_frame, schema, recipe).y_test, split_data(sample_frame, schema, other).y_test
+        split_data(sample_frame, schema, recipe.split).y_test, split_data(sample_frame, schema, other).y_test
     )
 
 
@@ -219,7 +220,7 @@ def schools_by_side(split: Split, frame: pd.DataFrame) -> tuple[set[int], set[in
 def test_grouped_split_keeps_each_school_on_one_side(
     schema: Schema, recipe: Recipe, tagged_frame: pd.DataFrame
 ) -> None:
-    grouped = dataclasses.replace(recipe, group_by="school_id")
+    grouped = dataclasses.replace(recipe.split, group_by="school_id")
     split = split_data(tagged_frame, schema, grouped)
 
     train_schools, test_schools = schools_by_side(split, tagged_frame)
@@ -236,7 +237,7 @@ def test_grouped_split_keeps_each_school_on_one_side(
 
 def test_ungrouped_split_mixes_schools(schema: Schema, recipe: Recipe, tagged_frame: pd.DataFrame) -> None:
     """The check above can fail: a plain shuffle split does put schools on both sides."""
-    split = split_data(tagged_frame, schema, recipe)
+    split = split_data(tagged_frame, schema, recipe.split)
     train_schools, test_schools = schools_by_side(split, tagged_frame)
     assert train_schools & test_schools
 
@@ -247,4 +248,4 @@ def test_grouped_split_with_unknown_column_is_a_config_error(
     from trainer.errors import ConfigError
 
     with pytest.raises(ConfigError, match="teacher_id"):
-        split_data(sample_frame, schema, dataclasses.replace(recipe, group_by="teacher_id"))
+        split_data(sample_frame, schema, dataclasses.replace(recipe.split, group_by="teacher_id"))

@@ -15,8 +15,8 @@ from conftest import RAW_CSV, SCHEMA, sha256
 from trainer.cli import main
 from trainer.config import Recipe, load_recipe
 from trainer.errors import EXIT_ERROR, EXIT_GATE, EXIT_OK, GateError
-from trainer.search import CandidateResult
-from trainer.select import rank, select
+from trainer.results import CandidateResult, rank
+from trainer.select import select
 
 LEADERBOARD = {"leaderboard/leaderboard.csv", "leaderboard/leaderboard.md", "leaderboard/leaderboard.png"}
 
@@ -85,7 +85,7 @@ def test_rank_is_independent_of_input_order() -> None:
 
 
 def test_select_picks_the_best_passing_candidate(recipe: Recipe) -> None:
-    selection = select([result("dummy", 0.0, 0), result("linear", 0.48, 1), result("ridge", 0.49, 2)], recipe)
+    selection = select([result("dummy", 0.0, 0), result("linear", 0.48, 1), result("ridge", 0.49, 2)], recipe.gates)
     assert selection.winner.name == "ridge"
     assert selection.baseline.name == "dummy"
     board = selection.leaderboard
@@ -97,7 +97,7 @@ def test_select_picks_the_best_passing_candidate(recipe: Recipe) -> None:
 def test_select_skips_candidates_that_do_not_beat_the_baseline_enough(recipe: Recipe) -> None:
     """min_improvement 0.05: 0.33 is above min_cv_r2 0.3 but only 0.03 above the baseline."""
     selection = select(
-        [result("dummy", 0.30, 0), result("linear", 0.33, 1), result("ridge", 0.36, 2)], recipe
+        [result("dummy", 0.30, 0), result("linear", 0.33, 1), result("ridge", 0.36, 2)], recipe.gates
     )
     assert selection.winner.name == "ridge"
     status = dict(zip(selection.leaderboard["candidate"], selection.leaderboard["status"], strict=True))
@@ -106,12 +106,12 @@ def test_select_skips_candidates_that_do_not_beat_the_baseline_enough(recipe: Re
 
 def test_select_never_picks_the_baseline(recipe: Recipe) -> None:
     with pytest.raises(GateError):
-        select([result("dummy", 0.9, 0), result("linear", 0.5, 1)], recipe)
+        select([result("dummy", 0.9, 0), result("linear", 0.5, 1)], recipe.gates)
 
 
 def test_select_raises_gate_error_when_all_below_min_cv_r2(recipe: Recipe) -> None:
     with pytest.raises(GateError) as info:
-        select([result("dummy", 0.0, 0), result("linear", 0.2, 1), result("ridge", 0.25, 2)], recipe)
+        select([result("dummy", 0.0, 0), result("linear", 0.2, 1), result("ridge", 0.25, 2)], recipe.gates)
     error = info.value
     assert error.exit_code == EXIT_GATE == 3
     assert "quality gates" in str(error)
@@ -155,7 +155,7 @@ def test_small_training_run_records_parent_children_and_grid_points(
     assert metrics["test_rmse"] > metrics["test_mae"] > 0
     assert metrics["contract_failed"] == 0
     assert params["train_rows"] == "1200" and params["test_rows"] == "300"
-    assert params["cv_folds"] == "3"
+    assert params["cv.folds"] == "3"
     assert params["data_digest"] == sha256(sample_csv)
     assert parent.inputs.dataset_inputs[0].dataset.digest == sha256(sample_csv)[:32]
     assert LEADERBOARD | {"recipe/recipe.yaml", "timings.json"} <= artifact_paths(parent.info.run_id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from trainer.config import did_you_mean
 from trainer.errors import ConfigError
 
 SEED = 0
@@ -119,18 +121,28 @@ CATALOGUE: dict[str, CandidateSpec] = {
 }
 
 
-def check_candidates(grids: dict[str, dict[str, list[Any]]]) -> list[CandidateSpec]:
-    """Resolve recipe candidates against the catalogue; unknown names fail before any fit."""
+def check_candidates(grids: dict[str, dict[str, list[Any]]], max_grid_points: int) -> list[CandidateSpec]:
+    """Resolve recipe candidates against the catalogue before any fit: unknown names, unknown
+    parameters and grids larger than `search.max_grid_points` fail with one line."""
     specs = []
     for name, grid in grids.items():
         if name not in CATALOGUE:
-            raise ConfigError(f"recipe: unknown candidate '{name}'; known: {sorted(CATALOGUE)}")
+            raise ConfigError(
+                f"recipe: unknown candidate '{name}'{did_you_mean(name, list(CATALOGUE))}; known: {sorted(CATALOGUE)}"
+            )
         spec = CATALOGUE[name]
         allowed = spec.make().get_params(deep=False)
         unknown = sorted(set(grid) - set(allowed))
         if unknown:
             raise ConfigError(
-                f"recipe: candidate '{name}' has unknown parameter(s) {unknown}; valid: {sorted(allowed)}"
+                f"recipe: candidate '{name}' has unknown parameter(s) {unknown}"
+                f"{did_you_mean(unknown[0], list(allowed))}; valid: {sorted(allowed)}"
+            )
+        points = math.prod(len(values) for values in grid.values())
+        if points > max_grid_points:
+            raise ConfigError(
+                f"recipe: candidate '{name}' has {points} grid points, more than search.max_grid_points "
+                f"({max_grid_points}); shrink the grid or raise search.max_grid_points in the recipe"
             )
         specs.append(spec)
     return specs

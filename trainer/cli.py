@@ -10,12 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
-from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
+from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError
 
 log = logging.getLogger("trainer")
 
-DEFAULT_DATA = Path("data/raw/star_grade3.csv")
-DEFAULT_SCHEMA = Path("data/schema.yaml")
 DEFAULT_RECIPE = Path("train.yaml")
 
 EPILOG = (
@@ -38,15 +36,27 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated("terminated by SIGTERM")
 
 
-def _inputs(parser: argparse.ArgumentParser, recipe: bool = True) -> None:
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="raw CSV (default: %(default)s)")
+def _inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, help="raw CSV (default: the recipe's `data:`)")
+    parser.add_argument("--schema", type=Path, help="column roles (default: the recipe's `schema:`)")
     parser.add_argument(
-        "--schema", type=Path, default=DEFAULT_SCHEMA, help="column roles (default: %(default)s)"
+        "--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (default: %(default)s)"
     )
-    if recipe:
-        parser.add_argument(
-            "--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (default: %(default)s)"
-        )
+
+
+def _resolve_inputs(args: argparse.Namespace) -> None:
+    """Fill a left-out --data / --schema from the recipe's `data:` / `schema:` keys."""
+    if args.data is not None and args.schema is not None:
+        return
+    from trainer.config import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    for key in ("data", "schema"):
+        if getattr(args, key) is None:
+            path = recipe.input_path(key)
+            if path is None:
+                raise ConfigError(f"no --{key} given and recipe {args.recipe} sets no '{key}:'")
+            setattr(args, key, path)
 
 
 def _yes_no(value: str) -> bool:
@@ -125,14 +135,17 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Run one subcommand; expected failures raise TrainerError."""
+    if args.command in ("validate", "train", "promote"):
+        _resolve_inputs(args)
     if args.command == "validate":
         from trainer.config import load_recipe
         from trainer.pipeline import run_validate
+        from trainer.schema import schema_name, with_names
 
         try:  # the recipe only names the experiment here; a broken one must not block validation
-            experiment = load_recipe(args.recipe).experiment
+            experiment = str(with_names(load_recipe(args.recipe), args.schema).experiment)
         except TrainerError:
-            experiment = "student-math-score"
+            experiment = schema_name(args.schema)
         run_validate(args.data, args.schema, experiment)
     elif args.command == "train":
         if args.dask_scheduler:

@@ -11,8 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from trainer.config import Schema, file_digest, read_json
 from trainer.errors import ConfigError, ContractError
+from trainer.files import file_digest, read_json
+from trainer.schema import Schema
 
 log = logging.getLogger(__name__)
 

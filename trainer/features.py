@@ -13,7 +13,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from trainer.config import DerivedFeature, Schema
+from trainer.schema import DerivedFeature, Schema
 from trainer.transforms import as_text, year_quarter_names, year_quarter_to_number
 
 DERIVED_STEPS = {"year_quarter": (year_quarter_to_number, year_quarter_names)}

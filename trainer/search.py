@@ -1,144 +1,144 @@
-"""Cross-validated grid search per candidate, each in its own nested MLflow run."""
+"""Cross-validated search per candidate (grid or two-stage) and the blend of the best; no MLflow here."""
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ParameterGrid, RandomizedSearchCV
 
-from trainer.candidates import CandidateSpec
-from trainer.config import Recipe, Schema
-from trainer.errors import TrainerError, one_line
+from trainer.candidates import CATALOGUE, CandidateSpec
+from trainer.errors import ContractError, TrainerError, one_line
 from trainer.features import build_pipeline
+from trainer.results import CandidateResult, param_label, rank
+
+if TYPE_CHECKING:
+    from joblib import Memory
+    from sklearn.model_selection import BaseCrossValidator
+    from sklearn.pipeline import Pipeline
+
+    from trainer.config import CVSettings, Recipe, SearchSettings
+    from trainer.schema import Schema
+    from trainer.split import Split
 
 BLEND = "blend"
 BLEND_COMPLEXITY = 100
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class CandidateResult:
-    """One candidate's search outcome (what the leaderboard and selection read)."""
-
-    name: str
-    complexity: int
-    grid_size: int
-    best_params: dict[str, Any]
-    cv_r2_mean: float
-    cv_r2_std: float
-    fit_seconds: float
-    estimator_seconds: float
-    cv_results: pd.DataFrame = field(repr=False)
-    run_id: str = ""
-    status: str = "ok"
+Grid = dict[str, list[Any]]
 
 
-def make_cv(recipe: Recipe, n_rows: int) -> Any:
+@dataclass(frozen=True)
+class SearchPlan:
+    """What every candidate's search shares: training rows, folds, schema and search settings."""
+
+    schema: Schema
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray | None
+    cv: BaseCrossValidator
+    n_jobs: int
+    settings: SearchSettings
+    random_state: int
+    memory: Memory | None = None
+
+
+def make_cv(cv: CVSettings, grouped: bool, n_rows: int) -> BaseCrossValidator:
     """The CV splitter the recipe asks for (grouped when the holdout split is grouped)."""
-    if n_rows < 2 * recipe.folds:
-        from trainer.errors import ContractError
+    if n_rows < 2 * cv.folds:
+        raise ContractError(f"only {n_rows} training rows: too few for {cv.folds}-fold cross-validation")
+    seed = cv.random_state if cv.shuffle else None
+    if grouped:
+        return GroupKFold(n_splits=cv.folds, shuffle=cv.shuffle, random_state=seed)
+    return KFold(n_splits=cv.folds, shuffle=cv.shuffle, random_state=seed)
 
-        raise ContractError(f"only {n_rows} training rows: too few for {recipe.folds}-fold cross-validation")
-    if recipe.group_by:
-        return GroupKFold(
-            n_splits=recipe.folds,
-            shuffle=recipe.shuffle,
-            random_state=recipe.cv_seed if recipe.shuffle else None,
-        )
-    return KFold(
-        n_splits=recipe.folds, shuffle=recipe.shuffle, random_state=recipe.cv_seed if recipe.shuffle else None
+
+def fit_cache(directory: str) -> Memory | None:
+    """A preprocessing cache for local fits; none for Dask (remote workers cannot reach the folder)."""
+    from joblib import Memory
+
+    from trainer.distributed import active_scheduler
+
+    return None if active_scheduler() else Memory(directory, verbose=0)
+
+
+def make_plan(recipe: Recipe, schema: Schema, split: Split, memory: Memory | None = None) -> SearchPlan:
+    """The search plan for a recipe on a split's training part."""
+    return SearchPlan(
+        schema=schema,
+        X=split.X_train,
+        y=split.y_train,
+        groups=split.groups,
+        cv=make_cv(recipe.cv, split.groups is not None, len(split.X_train)),
+        n_jobs=recipe.n_jobs,
+        settings=recipe.search,
+        random_state=recipe.cv.random_state,
+        memory=memory,
     )
 
 
-def param_label(params: dict[str, Any]) -> str:
-    """A grid point as a short run name, e.g. `alpha=1.0, l1_ratio=0.5` (or `default`)."""
-    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "default"
+def planned_count(specs: list[CandidateSpec], recipe: Recipe) -> int:
+    """How many results `search_all` yields: the candidates, plus the blend when it will run."""
+    others = [s for s in specs if s.name != recipe.gates.baseline]
+    blends = recipe.search.blend_top >= 2 and len(others) >= 2
+    return len(specs) + int(blends)
 
 
-def prefixed(grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    return {f"model__{k}": v for k, v in grid.items()} or {}
+def search_all(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> Iterator[CandidateResult]:
+    """Each candidate's result as soon as it is known, then the blend of the best (if asked for)."""
+    results = []
+    for spec in specs:
+        result = search_candidate(spec, recipe.candidates[spec.name], plan)
+        results.append(result)
+        yield result
+    members = blend_members(results, recipe.search.blend_top, recipe.gates.baseline)
+    if recipe.search.blend_top >= 2 and len(members) >= 2:
+        yield search_blend(members, plan)
 
 
-def search_candidate(
-    spec: CandidateSpec,
-    grid: dict[str, list[Any]],
-    schema: Schema,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    cv: Any,
-    groups: np.ndarray | None,
-    n_jobs: int,
-    memory: Any = None,
-    strategy: str = "grid",
-    n_iter: int = 4,
-    random_state: int = 0,
-) -> CandidateResult:
+def search_candidate(spec: CandidateSpec, grid: Grid, plan: SearchPlan) -> CandidateResult:
     """Cross-validated search over one candidate (no refit); any fit error names candidate and params.
 
     `grid` tries every point. `two_stage` samples `n_iter` points at random, then tries the
-    grid's neighbours of the best one (each parameter's adjacent values) — fewer fits on big grids.
+    grid's neighbours of the best one (each parameter's adjacent values): fewer fits on big grids.
     """
-    pipeline = build_pipeline(schema, spec.encoding, spec.make(), memory=memory)
-    started = time.perf_counter()
-    size = len(ParameterGrid(grid))
-    if strategy == "two_stage" and size > n_iter:
-        broad = _run_search(
-            spec,
-            grid,
-            RandomizedSearchCV(
-                pipeline, prefixed(grid), n_iter=n_iter, random_state=random_state, **_cv_kwargs(cv, n_jobs)
-            ),
-            X,
-            y,
-            groups,
-            pipeline,
-            cv,
+    pipeline = build_pipeline(plan.schema, spec.encoding, spec.make(), memory=plan.memory)
+    started, wall = time.perf_counter(), time.time()
+    n_iter = plan.settings.n_iter
+    if plan.settings.strategy == "two_stage" and len(ParameterGrid(grid)) > n_iter:
+        random = RandomizedSearchCV(
+            pipeline, prefixed(grid), n_iter=n_iter, random_state=plan.random_state, **_cv_kwargs(plan)
         )
+        broad = _run_search(spec.name, grid, random, pipeline, plan)
         best = _unprefix(broad["params"][int(np.argmax(broad["mean_test_score"]))])
-        fine = _run_search(
-            spec,
-            grid,
-            GridSearchCV(pipeline, [prefixed(_neighbours(grid, best))], **_cv_kwargs(cv, n_jobs)),
-            X,
-            y,
-            groups,
-            pipeline,
-            cv,
-        )
+        fine_search = GridSearchCV(pipeline, [prefixed(_neighbours(grid, best))], **_cv_kwargs(plan))
+        fine = _run_search(spec.name, grid, fine_search, pipeline, plan)
         results = pd.concat([pd.DataFrame(broad), pd.DataFrame(fine)], ignore_index=True)
         results = results.loc[~results["params"].map(param_label_raw).duplicated()].reset_index(drop=True)
     else:
-        results = pd.DataFrame(
-            _run_search(
-                spec,
-                grid,
-                GridSearchCV(pipeline, [prefixed(grid)], **_cv_kwargs(cv, n_jobs)),
-                X,
-                y,
-                groups,
-                pipeline,
-                cv,
-            )
-        )
-    return _summarize(spec.name, spec.complexity, results, time.perf_counter() - started, cv)
+        search = GridSearchCV(pipeline, [prefixed(grid)], **_cv_kwargs(plan))
+        results = pd.DataFrame(_run_search(spec.name, grid, search, pipeline, plan))
+    return _summarize(spec.name, spec.complexity, results, time.perf_counter() - started, wall, plan)
 
 
-def _cv_kwargs(cv: Any, n_jobs: int) -> dict[str, Any]:
-    return {"scoring": "r2", "cv": cv, "refit": False, "error_score": "raise", "n_jobs": n_jobs}
+def prefixed(grid: Grid) -> Grid:
+    """A candidate's grid as parameters of the Pipeline's `model` step."""
+    return {f"model__{k}": v for k, v in grid.items()}
+
+
+def _cv_kwargs(plan: SearchPlan) -> dict[str, Any]:
+    return {"scoring": "r2", "cv": plan.cv, "refit": False, "error_score": "raise", "n_jobs": plan.n_jobs}
 
 
 def param_label_raw(params: dict[str, Any]) -> str:
+    """`param_label` of a Pipeline-prefixed grid point."""
     return param_label(_unprefix(params))
 
 
-def _neighbours(grid: dict[str, list[Any]], best: dict[str, Any]) -> dict[str, list[Any]]:
+def _neighbours(grid: Grid, best: dict[str, Any]) -> Grid:
     """Each parameter's best value and its adjacent values in the declared grid."""
     out = {}
     for key, values in grid.items():
@@ -147,36 +147,28 @@ def _neighbours(grid: dict[str, list[Any]], best: dict[str, Any]) -> dict[str, l
     return out
 
 
-def _run_search(
-    spec: CandidateSpec,
-    grid: dict[str, list[Any]],
-    search: Any,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    groups: Any,
-    pipeline: Any,
-    cv: Any,
-) -> dict[str, Any]:
+def _run_search(name: str, grid: Grid, search: Any, pipeline: Pipeline, plan: SearchPlan) -> dict[str, Any]:
     try:
-        search.fit(X, y, groups=groups)
+        search.fit(plan.X, plan.y, groups=plan.groups)
     except Exception as exc:  # noqa: BLE001 - re-raised as one line naming the grid point
-        bad = _failing_params(pipeline, grid, X, y, cv, groups)
+        bad = _failing_params(pipeline, grid, plan)
         raise TrainerError(
-            f"candidate '{spec.name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {one_line(exc)}"
+            f"candidate '{name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {one_line(exc)}"
         ) from exc
     return search.cv_results_
 
 
-def _summarize(name: str, complexity: int, results: pd.DataFrame, elapsed: float, cv: Any) -> CandidateResult:
+def _summarize(
+    name: str, complexity: int, results: pd.DataFrame, elapsed: float, wall: float, plan: SearchPlan
+) -> CandidateResult:
     scores = results["mean_test_score"].to_numpy()
     if not np.all(np.isfinite(scores)):
         raise TrainerError(f"candidate '{name}' produced a non-finite CV score")
     best = int(np.argmax(scores))
     best_params = _unprefix(results["params"].iloc[best])
     results = results.assign(params=[param_label_raw(p) for p in results["params"]])
-    estimator_seconds = float(
-        (results["mean_fit_time"] + results["mean_score_time"]).sum() * cv.get_n_splits()
-    )
+    folds = plan.cv.get_n_splits()
+    estimator_seconds = float((results["mean_fit_time"] + results["mean_score_time"]).sum() * folds)
     return CandidateResult(
         name=name,
         complexity=complexity,
@@ -187,10 +179,11 @@ def _summarize(name: str, complexity: int, results: pd.DataFrame, elapsed: float
         fit_seconds=elapsed,
         estimator_seconds=estimator_seconds,
         cv_results=results,
+        started_at=wall,
     )
 
 
-def blend_pipeline(members: list[tuple[CandidateSpec, dict[str, Any]]], schema: Schema) -> Any:
+def blend_pipeline(members: list[tuple[CandidateSpec, dict[str, Any]]], schema: Schema) -> Pipeline:
     """An averaging VotingRegressor of whole member Pipelines, itself inside a Pipeline."""
     from sklearn.ensemble import VotingRegressor
     from sklearn.pipeline import Pipeline
@@ -203,41 +196,34 @@ def blend_pipeline(members: list[tuple[CandidateSpec, dict[str, Any]]], schema: 
 
 
 def blend_members(results: list[CandidateResult], top: int, exclude: str) -> list[CandidateResult]:
-    """The `top` best candidates by CV R² (the baseline excluded), deterministic on ties."""
-    ranked = sorted(
-        (r for r in results if r.name != exclude),
-        key=lambda r: (-round(r.cv_r2_mean, 10), r.complexity, r.name),
-    )
-    return ranked[:top]
+    """The `top` best candidates by the ranking rule (the baseline excluded)."""
+    return rank([r for r in results if r.name != exclude])[:top]
 
 
-def search_blend(
-    members: list[CandidateResult],
-    schema: Schema,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    cv: Any,
-    groups: Any,
-    n_jobs: int,
-) -> CandidateResult:
-    """Score the blend of the best members with the same CV, like any other candidate."""
-    from trainer.candidates import CATALOGUE
-
-    pipeline = blend_pipeline([(CATALOGUE[m.name], m.best_params) for m in members], schema)
-    spec = CandidateSpec(BLEND, lambda: pipeline, "onehot", BLEND_COMPLEXITY)
-    started = time.perf_counter()
-    results = pd.DataFrame(
-        _run_search(
-            spec, {}, GridSearchCV(pipeline, [{}], **_cv_kwargs(cv, n_jobs)), X, y, groups, pipeline, cv
+def blend_params(winner_params: dict[str, Any]) -> list[tuple[CandidateSpec, dict[str, Any]]]:
+    """A blend's recorded parameters back into (member spec, member parameters) pairs."""
+    return [
+        (
+            CATALOGUE[name],
+            {k.split("__", 1)[1]: v for k, v in winner_params.items() if k.startswith(f"{name}__")},
         )
-    )
+        for name in winner_params["members"]
+    ]
+
+
+def search_blend(members: list[CandidateResult], plan: SearchPlan) -> CandidateResult:
+    """Score the blend of the best members with the same CV, like any other candidate."""
+    pipeline = blend_pipeline([(CATALOGUE[m.name], m.best_params) for m in members], plan.schema)
+    started, wall = time.perf_counter(), time.time()
+    search = GridSearchCV(pipeline, [{}], **_cv_kwargs(plan))
+    results = pd.DataFrame(_run_search(BLEND, {}, search, pipeline, plan))
     results["params"] = [{"members": "+".join(m.name for m in members)}] * len(results)
-    result = _summarize(BLEND, BLEND_COMPLEXITY, results, time.perf_counter() - started, cv)
-    result.best_params = {
+    result = _summarize(BLEND, BLEND_COMPLEXITY, results, time.perf_counter() - started, wall, plan)
+    best_params = {
         "members": [m.name for m in members],
         **{f"{m.name}__{k}": v for m in members for k, v in m.best_params.items()},
     }
-    return result
+    return CandidateResult(**{**vars(result), "best_params": best_params})
 
 
 def _unprefix(params: dict[str, Any]) -> dict[str, Any]:
@@ -248,61 +234,12 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _failing_params(
-    pipeline: Any, grid: dict[str, list[Any]], X: pd.DataFrame, y: np.ndarray, cv: Any, groups: Any
-) -> dict[str, Any]:
+def _failing_params(pipeline: Pipeline, grid: Grid, plan: SearchPlan) -> dict[str, Any]:
     """Refit grid points on the first fold, one by one, to name the one that raises."""
-    train_idx, _ = next(iter(cv.split(X, y, groups)))
+    train_idx, _ = next(iter(plan.cv.split(plan.X, plan.y, plan.groups)))
     for params in ParameterGrid(prefixed(grid)):
         try:
-            clone(pipeline).set_params(**params).fit(X.iloc[train_idx], y[train_idx])
+            clone(pipeline).set_params(**params).fit(plan.X.iloc[train_idx], plan.y[train_idx])
         except Exception:  # noqa: BLE001 - this is the failing point we are looking for
             return _unprefix(params)
     return {"(grid point not isolated)": "see cross-validation"}
-
-
-def log_candidate(result: CandidateResult, experiment_id: str, parent_run_id: str) -> str:
-    """One child run for the candidate, one grandchild per grid point, logged in batches."""
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
-
-    client = MlflowClient()
-    now = int(time.time() * 1000)
-    child = client.create_run(
-        experiment_id,
-        run_name=result.name,
-        tags={"mlflow.parentRunId": parent_run_id, "candidate": result.name, "level": "candidate"},
-    )
-    cid = child.info.run_id
-    client.log_batch(
-        cid,
-        metrics=[
-            Metric("cv_r2_mean", result.cv_r2_mean, now, 0),
-            Metric("cv_r2_std", result.cv_r2_std, now, 0),
-            Metric("fit_seconds", result.fit_seconds, now, 0),
-            Metric("grid_size", result.grid_size, now, 0),
-        ],
-        params=[Param(k, str(v)) for k, v in sorted(result.best_params.items())][:100],
-        tags=[RunTag("best_params", param_label(result.best_params))],
-    )
-    client.log_text(cid, result.cv_results.to_csv(index=False), "cv_results.csv")
-    for row in result.cv_results.to_dict(orient="records"):
-        point = client.create_run(
-            experiment_id,
-            run_name=f"{result.name}: {row['params']}",
-            tags={"mlflow.parentRunId": cid, "candidate": result.name, "level": "grid_point"},
-        )
-        params = dict(
-            (k.removeprefix("param_model__"), str(v)) for k, v in row.items() if k.startswith("param_model__")
-        )
-        client.log_batch(
-            point.info.run_id,
-            metrics=[
-                Metric("cv_r2_mean", float(row["mean_test_score"]), now, 0),
-                Metric("cv_r2_std", float(row["std_test_score"]), now, 0),
-            ],
-            params=[Param(k, v) for k, v in sorted(params.items())][:100],
-        )
-        client.set_terminated(point.info.run_id, "FINISHED")
-    client.set_terminated(cid, "FINISHED")
-    return cid

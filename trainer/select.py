@@ -1,16 +1,17 @@
-"""Ranking candidates by CV R², deterministic tie-breaking, and the quality gates."""
+"""Selection: the quality gates applied to the ranked candidates, and the leaderboard they produce."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trainer.config import Recipe
 from trainer.errors import GateError
-from trainer.search import CandidateResult, param_label
+from trainer.results import CandidateResult, param_label, rank
 
-TIE_DECIMALS = 10
+if TYPE_CHECKING:
+    from trainer.config import GateSettings
 
 
 @dataclass(frozen=True)
@@ -22,24 +23,27 @@ class Selection:
     leaderboard: pd.DataFrame
 
 
-def rank(results: list[CandidateResult]) -> list[CandidateResult]:
-    """Highest mean CV R² first; ties go to the simpler model, then to the name."""
-    return sorted(results, key=lambda r: (-round(r.cv_r2_mean, TIE_DECIMALS), r.complexity, r.name))
+class GatesFailed(GateError):
+    """No candidate passed the gates; carries the leaderboard so it can still be recorded."""
+
+    def __init__(self, message: str, leaderboard: pd.DataFrame):
+        super().__init__(message)
+        self.leaderboard = leaderboard
 
 
-def gate_status(result: CandidateResult, baseline: CandidateResult, recipe: Recipe) -> str:
+def gate_status(result: CandidateResult, baseline: CandidateResult, gates: GateSettings) -> str:
     """`passed`, or why this candidate may not be selected."""
     if result.name == baseline.name:
         return "baseline"
-    if result.cv_r2_mean < recipe.min_cv_r2:
-        return f"rejected: cv_r2 {result.cv_r2_mean:.4f} < min_cv_r2 {recipe.min_cv_r2}"
+    if result.cv_r2_mean < gates.min_cv_r2:
+        return f"rejected: cv_r2 {result.cv_r2_mean:.4f} < min_cv_r2 {gates.min_cv_r2}"
     margin = result.cv_r2_mean - baseline.cv_r2_mean
-    if margin < recipe.min_improvement:
-        return f"rejected: beats baseline by {margin:.4f} < {recipe.min_improvement}"
+    if margin < gates.min_improvement:
+        return f"rejected: beats baseline by {margin:.4f} < {gates.min_improvement}"
     return "passed"
 
 
-def leaderboard(ranked: list[CandidateResult]) -> pd.DataFrame:
+def leaderboard(ranked: list[CandidateResult], statuses: list[str]) -> pd.DataFrame:
     """One row per candidate, in rank order."""
     return pd.DataFrame(
         {
@@ -49,31 +53,26 @@ def leaderboard(ranked: list[CandidateResult]) -> pd.DataFrame:
             "cv_r2_std": [round(r.cv_r2_std, 6) for r in ranked],
             "grid_size": [r.grid_size for r in ranked],
             "fit_seconds": [round(r.fit_seconds, 2) for r in ranked],
-            "status": [r.status for r in ranked],
+            "status": statuses,
             "best_params": [param_label(r.best_params) for r in ranked],
         }
     )
 
 
-def select(results: list[CandidateResult], recipe: Recipe) -> Selection:
-    """Pick the best candidate that passes both gates, or raise GateError (exit 3)."""
-    by_name = {r.name: r for r in results}
-    baseline = by_name[recipe.baseline]
+def select(results: list[CandidateResult], gates: GateSettings) -> Selection:
+    """Pick the best candidate that passes both gates, or raise GatesFailed (exit 3)."""
+    baseline = next(r for r in results if r.name == gates.baseline)
     ranked = rank(results)
-    for r in ranked:
-        r.status = gate_status(r, baseline, recipe)
-    passing = [r for r in ranked if r.status == "passed"]
-    board = leaderboard(ranked)
+    statuses = [gate_status(r, baseline, gates) for r in ranked]
+    passing = [r for r, status in zip(ranked, statuses, strict=True) if status == "passed"]
     if not passing:
         best = next((r for r in ranked if r.name != baseline.name), baseline)
-        error = GateError(
+        raise GatesFailed(
             f"no candidate passed the quality gates: best was '{best.name}' with CV R² "
-            f"{best.cv_r2_mean:.4f} (min_cv_r2 {recipe.min_cv_r2}, baseline "
-            f"'{baseline.name}' {baseline.cv_r2_mean:.4f} + {recipe.min_improvement})"
+            f"{best.cv_r2_mean:.4f} (min_cv_r2 {gates.min_cv_r2}, baseline "
+            f"'{baseline.name}' {baseline.cv_r2_mean:.4f} + {gates.min_improvement})",
+            leaderboard(ranked, statuses),
         )
-        error.leaderboard = board
-        raise error
     winner = passing[0]
-    winner.status = "selected"
-    board.loc[board["candidate"] == winner.name, "status"] = "selected"
-    return Selection(winner=winner, baseline=baseline, leaderboard=board)
+    statuses[ranked.index(winner)] = "selected"
+    return Selection(winner=winner, baseline=baseline, leaderboard=leaderboard(ranked, statuses))

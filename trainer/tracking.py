@@ -15,7 +15,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 NOISY_LOGGERS = ("mlflow", "alembic", "great_expectations", "urllib3", "git", "numexpr", "matplotlib")
-MAX_BATCH = 900  # MLflow accepts up to 1000 metrics / 100 params per log_batch call
 
 
 def quiet_libraries() -> None:
@@ -156,51 +155,3 @@ def _safely(fn: Any, *args: Any) -> None:
         fn(*args)
     except Exception as exc:  # noqa: BLE001 - never mask the original failure
         log.warning("could not record the failure in MLflow: %s", exc)
-
-
-def log_contract(result: Any, schema: Any) -> None:
-    """Record one validation: dataset lineage, GE JSON, Data Docs HTML, Markdown, metrics."""
-    import mlflow
-
-    dataset = mlflow.data.from_pandas(
-        result.frame,
-        source=str(result.data_path.resolve()),
-        targets=schema.target if schema.target in result.frame.columns else None,
-        name=result.data_path.name,
-        digest=result.data_digest[:32],
-    )
-    mlflow.log_input(dataset, context="training")
-    mlflow.log_params(
-        {
-            "data_path": str(result.data_path),
-            "data_digest": result.data_digest,
-            "data_rows": len(result.frame),
-            "schema_path": str(schema.path),
-            "schema_digest": schema.digest,
-            "suite_digest": result.suite_digest,
-        }
-    )
-    mlflow.log_metrics({"contract_expectations": result.evaluated, "contract_failed": result.failed})
-    mlflow.set_tags(
-        {
-            "contract_status": "passed" if result.success else "failed",
-            "ignored_columns": ",".join(result.extra_columns),
-        }
-    )
-    mlflow.log_dict(result.result_json, "contract/validation_result.json")
-    mlflow.log_text(result.report_markdown(), "contract/report.md")
-    if result.report_html:
-        mlflow.log_text(result.report_html, "contract/data_docs.html")
-
-
-def log_batch(run_id: str, params: Mapping[str, Any] = (), metrics: Mapping[str, float] = ()) -> None:
-    """Log params and metrics to one run in as few requests as MLflow allows."""
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param
-
-    client = MlflowClient()
-    now = int(time.time() * 1000)
-    param_list = [Param(k, str(v)[:6000]) for k, v in dict(params).items()]
-    metric_list = [Metric(k, float(v), now, 0) for k, v in dict(metrics).items()]
-    for i in range(0, max(len(param_list), 1), 100):
-        client.log_batch(run_id, params=param_list[i : i + 100], metrics=metric_list if i == 0 else [])

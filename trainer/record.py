@@ -1,0 +1,206 @@
+"""What each training step records in the parent MLflow run: recipe, contract, features, candidates,
+leaderboard, selection, holdout and timings. The steps themselves never call MLflow."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from trainer.report import leaderboard_plot, markdown_table, timing_table
+from trainer.results import param_label
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.entities import Run
+
+    from trainer.config import Recipe
+    from trainer.contract import ContractResult
+    from trainer.features import FeatureSummary
+    from trainer.results import CandidateResult
+    from trainer.schema import Schema
+    from trainer.select import Selection
+    from trainer.split import Split
+
+log = logging.getLogger(__name__)
+MAX_PARAMS = 100  # MLflow accepts at most 100 params per log_batch call
+
+
+def recipe(r: Recipe) -> None:
+    """The recipe file as an artifact, every setting as a param under its YAML name."""
+    mlflow.log_artifact(str(r.path), "recipe")
+    mlflow.log_params(r.params())
+
+
+def contract(result: ContractResult, schema: Schema) -> None:
+    """One validation: dataset lineage, GE JSON, Data Docs HTML, Markdown, metrics."""
+    dataset = mlflow.data.from_pandas(
+        result.frame,
+        source=str(result.data_path.resolve()),
+        targets=schema.target if schema.target in result.frame.columns else None,
+        name=result.data_path.name,
+        digest=result.data_digest[:32],
+    )
+    mlflow.log_input(dataset, context="training")
+    mlflow.log_params(
+        {
+            "data_path": str(result.data_path),
+            "data_digest": result.data_digest,
+            "data_rows": len(result.frame),
+            "schema_path": str(schema.path),
+            "schema_digest": schema.digest,
+            "suite_digest": result.suite_digest,
+        }
+    )
+    mlflow.log_metrics({"contract_expectations": result.evaluated, "contract_failed": result.failed})
+    mlflow.set_tags(
+        {
+            "contract_status": "passed" if result.success else "failed",
+            "ignored_columns": ",".join(result.extra_columns),
+        }
+    )
+    mlflow.log_dict(result.result_json, "contract/validation_result.json")
+    mlflow.log_text(result.report_markdown(), "contract/report.md")
+    if result.report_html:
+        mlflow.log_text(result.report_html, "contract/data_docs.html")
+
+
+def features(split: Split, summary: FeatureSummary) -> None:
+    """The split's sizes and the encoded training matrix's shape and digest."""
+    mlflow.log_params(
+        {
+            "train_rows": len(split.X_train),
+            "test_rows": len(split.X_test),
+            "feature_rows": summary.rows,
+            "feature_columns": summary.columns,
+        }
+    )
+    mlflow.set_tag("feature_digest", summary.digest)
+    log.info("features: %d rows x %d columns, digest %s", summary.rows, summary.columns, summary.digest[:12])
+
+
+def candidate(result: CandidateResult, parent: Run) -> str:
+    """One child run for the candidate (its real search start and end), one grandchild per grid point."""
+    client = MlflowClient()
+    start = int(result.started_at * 1000)
+    end = int((result.started_at + result.fit_seconds) * 1000)
+    inherited = {k: v for k, v in parent.data.tags.items() if k.startswith(("mlflow.user", "mlflow.source"))}
+    child = client.create_run(
+        parent.info.experiment_id,
+        start_time=start,
+        run_name=result.name,
+        tags={
+            **inherited,
+            "mlflow.parentRunId": parent.info.run_id,
+            "candidate": result.name,
+            "level": "candidate",
+        },
+    )
+    cid = child.info.run_id
+    client.log_batch(
+        cid,
+        metrics=[
+            Metric("cv_r2_mean", result.cv_r2_mean, end, 0),
+            Metric("cv_r2_std", result.cv_r2_std, end, 0),
+            Metric("fit_seconds", result.fit_seconds, end, 0),
+            Metric("grid_size", result.grid_size, end, 0),
+        ],
+        params=[Param(k, str(v)) for k, v in sorted(result.best_params.items())][:MAX_PARAMS],
+        tags=[RunTag("best_params", param_label(result.best_params))],
+    )
+    client.log_text(cid, result.cv_results.to_csv(index=False), "cv_results.csv")
+    for row in result.cv_results.to_dict(orient="records"):
+        _grid_point(client, row, result, cid, parent.info.experiment_id, (start, end), inherited)
+    client.set_terminated(cid, "FINISHED", end_time=end)
+    return cid
+
+
+def _grid_point(
+    client: MlflowClient,
+    row: dict[str, Any],
+    result: CandidateResult,
+    parent_id: str,
+    experiment_id: str,
+    span: tuple[int, int],
+    inherited: dict[str, str],
+) -> None:
+    point = client.create_run(
+        experiment_id,
+        start_time=span[0],
+        run_name=f"{result.name}: {row['params']}",
+        tags={**inherited, "mlflow.parentRunId": parent_id, "candidate": result.name, "level": "grid_point"},
+    )
+    params = {
+        k.removeprefix("param_model__"): str(v) for k, v in row.items() if k.startswith("param_model__")
+    }
+    client.log_batch(
+        point.info.run_id,
+        metrics=[
+            Metric("cv_r2_mean", float(row["mean_test_score"]), span[1], 0),
+            Metric("cv_r2_std", float(row["std_test_score"]), span[1], 0),
+        ],
+        params=[Param(k, v) for k, v in sorted(params.items())][:MAX_PARAMS],
+    )
+    client.set_terminated(point.info.run_id, "FINISHED", end_time=span[1])
+
+
+def leaderboard(board: pd.DataFrame, out: Path) -> None:
+    """The ranked candidates as CSV, Markdown and a plot under `leaderboard/`."""
+    board.to_csv(out / "leaderboard.csv", index=False)
+    (out / "leaderboard.md").write_text(markdown_table(board))
+    leaderboard_plot(board, out / "leaderboard.png")
+    for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.png"):
+        mlflow.log_artifact(str(out / name), "leaderboard")
+
+
+def selection(chosen: Selection, out: Path) -> None:
+    """The leaderboard, the winner and its parameters, the best and baseline CV scores."""
+    leaderboard(chosen.leaderboard, out)
+    mlflow.set_tags(
+        {
+            "selected_candidate": chosen.winner.name,
+            "best_params": json.dumps(chosen.winner.best_params, sort_keys=True, default=str),
+        }
+    )
+    mlflow.log_metrics(
+        {
+            "best_cv_r2": chosen.winner.cv_r2_mean,
+            "best_cv_r2_std": chosen.winner.cv_r2_std,
+            "baseline_cv_r2": chosen.baseline.cv_r2_mean,
+        }
+    )
+
+
+def holdout(winner: str, cv_r2: float, metrics: dict[str, float]) -> None:
+    """The refitted winner's holdout metrics."""
+    mlflow.log_metrics(metrics)
+    log.info(
+        "selected %s (cv_r2 %.4f): holdout r2 %.4f, rmse %.2f, mae %.2f",
+        winner,
+        cv_r2,
+        metrics["test_r2"],
+        metrics["test_rmse"],
+        metrics["test_mae"],
+    )
+
+
+def timings(phases: dict[str, float], estimator_seconds: float) -> None:
+    """Wall seconds per phase (metrics `time_*_s`, `timings.json`) and the time inside estimator fits."""
+    mlflow.log_metrics(
+        {
+            "time_total_s": phases["total"],
+            "time_contract_s": phases.get("contract", 0.0),
+            "time_features_s": phases.get("features", 0.0),
+            "time_search_s": sum(v for k, v in phases.items() if k.startswith("search: ")),
+            "time_logging_s": phases.get("logging", 0.0),
+            "time_registration_s": phases.get("registration", 0.0),
+            "estimator_seconds": estimator_seconds,
+        }
+    )
+    mlflow.log_dict(phases, "timings.json")
+    log.info("phase timings (wall):\n%s", timing_table(phases))
