@@ -36,7 +36,7 @@ a. Full default run: `mlflow run . --env-manager local` (PATH with .venv/bin fir
 b. Bare scikit-learn (bench/bare.py): the same searches from the same recipe with no contract, no
    tracking, no registry; wall ratio ours / bare (target <= 1.2). Also run with the trainer's
    joblib.Memory preprocessing cache (--cache) to show what the cache costs or saves.
-c. Scaling on synthetic data (trainer.synthetic; 10k, 100k, 1M rows by default): contract, feature
+c. Scaling on synthetic data (bench.synthetic; 10k, 100k, 1M rows by default): contract, feature
    and one-fit times (HistGradientBoosting and XGBoost with the recipe's parameters), peak memory,
    and the ratios between sizes (10.0 = linear for a 10x size step). One fresh process per size and
    repetition (bench/scale_worker.py). Target: 1M rows through contract + features + one boosted fit
@@ -377,7 +377,7 @@ STARTUP_COMMANDS = {
     "python -m trainer --help": ["-m", "trainer", "--help"],
     "python -m trainer explain --help": ["-m", "trainer", "explain", "--help"],
     "python -c 'import trainer.pipeline'": ["-c", "import trainer.pipeline"],
-    "python -m trainer.synthetic --help": ["-m", "trainer.synthetic", "--help"],
+    "python -m bench.synthetic --help": ["-m", "bench.synthetic", "--help"],
 }
 TRAINING_IMPORTS = (
     "import trainer.pipeline, trainer.contract, trainer.search, trainer.registry, mlflow, mlflow.sklearn, "
@@ -836,11 +836,11 @@ def section_scaling(
             report.progress(f"c. scaling: generating {size:,} rows")
             gen = check(
                 run_measured(
-                    [PYTHON, "-m", "trainer.synthetic", "--rows", str(size), "--out", str(csv)],
+                    [PYTHON, "-m", "bench.synthetic", "--rows", str(size), "--out", str(csv)],
                     out_dir / f"synthetic_{size}.log",
                     quiet=False,
                 ),
-                "python -m trainer.synthetic",
+                "python -m bench.synthetic",
             )
             gen_log = Path(gen.log).read_text()
             match = re.search(r"generate ([\d.]+) s, write ([\d.]+) s", gen_log)
@@ -904,7 +904,7 @@ def print_scaling(report: Report, results: dict[int, dict[str, Any]], sizes: lis
         last = values[-1]
         return [label, *values, *ratios, (1e6 * last / sizes[-1]) if last else None]
 
-    rows = [row("generate (trainer.synthetic)", [results[s]["generate_s"] for s in sizes])]
+    rows = [row("generate (bench.synthetic)", [results[s]["generate_s"] for s in sizes])]
     rows.append(row("write CSV", [results[s]["write_csv_s"] for s in sizes]))
     for key, label in STAGES:
         if key in results[sizes[0]]["stage_s"]:
