@@ -23,6 +23,7 @@ import argparse  # noqa: E402 - the clock starts before the imports, which are p
 import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -83,21 +84,27 @@ def blend(members: list[str], candidates: dict[str, Any], schema: Schema) -> Pip
     return Pipeline([("model", VotingRegressor(estimators))])
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    t = time.perf_counter()
-    recipe = yaml.safe_load(args.recipe.read_text())
-    strategy = (recipe.get("search") or {}).get("strategy", "grid")
-    if strategy != "grid":
-        raise SystemExit(f"bench/bare.py implements the grid search strategy only, not {strategy!r}")
-    schema = load_schema(args.schema)
-    frame = pd.read_csv(args.data)
-    keys = [c for c in schema.identifiers if c in frame.columns] or list(frame.columns)
-    frame = frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
-    X = frame[list(schema.feature_columns)]
-    y = frame[schema.target].to_numpy(dtype=np.float64)
-    read_s = time.perf_counter() - t
+@dataclass
+class Split:
+    """The recipe's holdout split and CV folds over the sorted frame."""
 
-    t = time.perf_counter()
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: np.ndarray
+    y_test: np.ndarray
+    g_train: np.ndarray | None
+    cv: Any
+    folds: int
+
+
+def read_sorted(data: Path, schema: Schema) -> pd.DataFrame:
+    """The CSV as pandas reads it, sorted by the identifiers (stable) like the trainer sorts it."""
+    frame = pd.read_csv(data)
+    keys = [c for c in schema.identifiers if c in frame.columns] or list(frame.columns)
+    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+def split_frame(recipe: dict[str, Any], frame: pd.DataFrame, X: pd.DataFrame, y: np.ndarray) -> Split:
     split, cv_cfg = recipe.get("split") or {}, recipe.get("cv") or {}
     group_by = split.get("group_by")
     groups = frame[group_by].to_numpy() if group_by else None
@@ -106,13 +113,107 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         1, test_size=split.get("test_size", 0.2), random_state=split.get("random_state", 42)
     )
     train, test = (np.sort(i) for i in next(splitter.split(X, y, groups)))
-    X_train, X_test = X.iloc[train].reset_index(drop=True), X.iloc[test].reset_index(drop=True)
-    y_train, y_test = y[train], y[test]
-    g_train = None if groups is None else groups[train]
     shuffle = bool(cv_cfg.get("shuffle", True))
     seed = cv_cfg.get("random_state", 42) if shuffle else None
     folds = int(cv_cfg.get("folds", 5))
-    cv = (GroupKFold if group_by else KFold)(n_splits=folds, shuffle=shuffle, random_state=seed)
+    return Split(
+        X_train=X.iloc[train].reset_index(drop=True),
+        X_test=X.iloc[test].reset_index(drop=True),
+        y_train=y[train],
+        y_test=y[test],
+        g_train=None if groups is None else groups[train],
+        cv=(GroupKFold if group_by else KFold)(n_splits=folds, shuffle=shuffle, random_state=seed),
+        folds=folds,
+    )
+
+
+def timed_search(search: GridSearchCV, data: Split) -> tuple[dict[str, Any], float]:
+    """Fit a GridSearchCV on the training rows: its cv_results_ and wall seconds."""
+    t = time.perf_counter()
+    search.fit(data.X_train, data.y_train, groups=data.g_train)
+    return search.cv_results_, time.perf_counter() - t
+
+
+def search_candidates(
+    recipe: dict[str, Any], schema: Schema, data: Split, n_jobs: int, memory: Any
+) -> dict[str, Any]:
+    """One GridSearchCV per candidate with the trainer's settings: wall, fits, best CV R2 and params."""
+    candidates: dict[str, Any] = {}
+    for name, params in recipe["candidates"].items():
+        spec = CATALOGUE[name]
+        search = GridSearchCV(
+            build_pipeline(schema, spec.encoding, spec.make(), memory=memory),
+            [grid_of(params)],
+            scoring="r2",
+            cv=data.cv,
+            refit=False,
+            error_score="raise",
+            n_jobs=n_jobs,
+        )
+        res, wall = timed_search(search, data)
+        best = int(np.argmax(res["mean_test_score"]))
+        candidates[name] = {
+            "wall_s": wall,
+            "estimator_s": float((res["mean_fit_time"] + res["mean_score_time"]).sum() * data.folds),
+            "fits": len(res["params"]) * data.folds,
+            "cv_r2": float(res["mean_test_score"][best]),
+            "best_params": {k.removeprefix("model__"): v for k, v in res["params"][best].items()},
+        }
+    return candidates
+
+
+def search_blend(
+    recipe: dict[str, Any], schema: Schema, data: Split, n_jobs: int, candidates: dict[str, Any]
+) -> list[str]:
+    """Score the recipe's blend (added to `candidates` as "blend" when it has 2+ members); its members."""
+    blend_top = int((recipe.get("search") or {}).get("blend_top", 0) or 0)
+    baseline = (recipe.get("gates") or {}).get("baseline", "dummy")
+    members = sorted(
+        (n for n in candidates if n != baseline),
+        key=lambda n: (-round(candidates[n]["cv_r2"], 10), CATALOGUE[n].complexity, n),
+    )[:blend_top]
+    if blend_top >= 2 and len(members) >= 2:
+        # The recipe's blend: an averaging VotingRegressor of the best members' whole Pipelines.
+        search = GridSearchCV(blend(members, candidates, schema), [{}], scoring="r2", cv=data.cv, refit=False,
+                              error_score="raise", n_jobs=n_jobs)  # fmt: skip
+        res, wall = timed_search(search, data)
+        candidates["blend"] = {
+            "wall_s": wall,
+            "estimator_s": float((res["mean_fit_time"] + res["mean_score_time"]).sum() * data.folds),
+            "fits": data.folds,
+            "cv_r2": float(res["mean_test_score"][0]),
+            "best_params": {},
+        }
+    return members
+
+
+def refit_winner(
+    winner: str, members: list[str], candidates: dict[str, Any], schema: Schema, data: Split
+) -> float:
+    """Refit the best candidate on the training rows; its holdout R2."""
+    if winner == "blend":
+        pipeline = blend(members, candidates, schema).fit(data.X_train, data.y_train)
+    else:
+        spec = CATALOGUE[winner]
+        model = spec.make().set_params(**candidates[winner]["best_params"])
+        pipeline = build_pipeline(schema, spec.encoding, model).fit(data.X_train, data.y_train)
+    return float(r2_score(data.y_test, pipeline.predict(data.X_test)))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    t = time.perf_counter()
+    recipe = yaml.safe_load(args.recipe.read_text())
+    strategy = (recipe.get("search") or {}).get("strategy", "grid")
+    if strategy != "grid":
+        raise SystemExit(f"bench/bare.py implements the grid search strategy only, not {strategy!r}")
+    schema = load_schema(args.schema)
+    frame = read_sorted(args.data, schema)
+    X = frame[list(schema.feature_columns)]
+    y = frame[schema.target].to_numpy(dtype=np.float64)
+    read_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    data = split_frame(recipe, frame, X, y)
     n_jobs = args.n_jobs if args.n_jobs is not None else (recipe.get("n_jobs", -1) or 1)
     split_s = time.perf_counter() - t
 
@@ -122,63 +223,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from joblib import Memory
 
         memory = Memory(cache.name, verbose=0)
-    candidates: dict[str, Any] = {}
-    for name, params in recipe["candidates"].items():
-        spec = CATALOGUE[name]
-        search = GridSearchCV(
-            build_pipeline(schema, spec.encoding, spec.make(), memory=memory),
-            [grid_of(params)],
-            scoring="r2",
-            cv=cv,
-            refit=False,
-            error_score="raise",
-            n_jobs=n_jobs,
-        )
-        t = time.perf_counter()
-        search.fit(X_train, y_train, groups=g_train)
-        wall = time.perf_counter() - t
-        res = search.cv_results_
-        best = int(np.argmax(res["mean_test_score"]))
-        candidates[name] = {
-            "wall_s": wall,
-            "estimator_s": float((res["mean_fit_time"] + res["mean_score_time"]).sum() * folds),
-            "fits": len(res["params"]) * folds,
-            "cv_r2": float(res["mean_test_score"][best]),
-            "best_params": {k.removeprefix("model__"): v for k, v in res["params"][best].items()},
-        }
+    candidates = search_candidates(recipe, schema, data, n_jobs, memory)
     if cache is not None:
         cache.cleanup()
-
-    blend_top = int((recipe.get("search") or {}).get("blend_top", 0) or 0)
-    baseline = (recipe.get("gates") or {}).get("baseline", "dummy")
-    members = sorted(
-        (n for n in candidates if n != baseline),
-        key=lambda n: (-round(candidates[n]["cv_r2"], 10), CATALOGUE[n].complexity, n),
-    )[:blend_top]
-    if blend_top >= 2 and len(members) >= 2:
-        # The recipe's blend: an averaging VotingRegressor of the best members' whole Pipelines.
-        search = GridSearchCV(blend(members, candidates, schema), [{}], scoring="r2", cv=cv, refit=False,
-                              error_score="raise", n_jobs=n_jobs)  # fmt: skip
-        t = time.perf_counter()
-        search.fit(X_train, y_train, groups=g_train)
-        res = search.cv_results_
-        candidates["blend"] = {
-            "wall_s": time.perf_counter() - t,
-            "estimator_s": float((res["mean_fit_time"] + res["mean_score_time"]).sum() * folds),
-            "fits": folds,
-            "cv_r2": float(res["mean_test_score"][0]),
-            "best_params": {},
-        }
+    members = search_blend(recipe, schema, data, n_jobs, candidates)
 
     t = time.perf_counter()
     winner = max(candidates, key=lambda n: candidates[n]["cv_r2"])
-    if winner == "blend":
-        pipeline = blend(members, candidates, schema).fit(X_train, y_train)
-    else:
-        spec = CATALOGUE[winner]
-        model = spec.make().set_params(**candidates[winner]["best_params"])
-        pipeline = build_pipeline(schema, spec.encoding, model).fit(X_train, y_train)
-    test_r2 = float(r2_score(y_test, pipeline.predict(X_test)))
+    test_r2 = refit_winner(winner, members, candidates, schema, data)
     refit_s = time.perf_counter() - t
     return {
         "n_jobs": n_jobs,

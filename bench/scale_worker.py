@@ -48,23 +48,9 @@ def _timed(store: dict[str, float], name: str, fn: Callable[..., Any]) -> Callab
     return inner
 
 
-def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, ...]) -> dict[str, Any]:
-    t = time.perf_counter()
-    import great_expectations  # noqa: F401 - imported up front: import time is measured apart
-    import sklearn.ensemble  # noqa: F401
-    import threadpoolctl
-    import xgboost  # noqa: F401
-    import yaml
-
+def contract_stage(out: dict[str, Any], data: Path, schema: Any) -> Any:
+    """The data contract on `data`, with its steps timed; the validated frame."""
     from trainer import contract
-    from trainer.candidates import CATALOGUE
-    from trainer.config import load_schema
-    from trainer.features import build_pipeline, build_preprocessor, summarize_features
-
-    out: dict[str, Any] = {"import_s": time.perf_counter() - t, "stages": {}, "maxrss_mib": {}}
-    out["maxrss_mib"]["imports"] = maxrss_mib()
-    schema = load_schema(schema_path)
-    recipe = yaml.safe_load(recipe_path.read_text())
 
     steps: dict[str, float] = {}
     for name in ("read_csv", "run_suite", "_text_as_object", "render_data_docs", "file_digest"):
@@ -77,8 +63,13 @@ def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, .
     out["contract_summary"] = result.summary()
     out["rows"] = len(result.frame)
     out["maxrss_mib"]["contract"] = maxrss_mib()
+    return result.frame
 
-    frame = result.frame
+
+def feature_stages(out: dict[str, Any], frame: Any, schema: Any) -> tuple[Any, Any]:
+    """One-hot fit_transform and the feature summary, timed; the features and the target."""
+    from trainer.features import build_preprocessor, summarize_features
+
     X = frame[list(schema.feature_columns)]
     y = frame[schema.target].to_numpy(dtype="float64")
     t = time.perf_counter()
@@ -90,6 +81,15 @@ def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, .
     summarize_features(schema, X)
     out["stages"]["features_summarize"] = time.perf_counter() - t
     out["maxrss_mib"]["features"] = maxrss_mib()
+    return X, y
+
+
+def fit_stages(out: dict[str, Any], fits: tuple[str, ...], recipe: dict, schema: Any, X: Any, y: Any) -> dict:
+    """One fit per candidate with the first value of every parameter, timed; threads per estimator."""
+    import threadpoolctl
+
+    from trainer.candidates import CATALOGUE
+    from trainer.features import build_pipeline
 
     threads = {}
     for name in fits:
@@ -111,6 +111,29 @@ def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, .
             del pipeline
         model = spec.make()
         threads[name] = getattr(model, "n_jobs", None) or "openmp"
+    return threads
+
+
+def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, ...]) -> dict[str, Any]:
+    t = time.perf_counter()
+    import great_expectations  # noqa: F401 - imported up front: import time is measured apart
+    import sklearn.ensemble  # noqa: F401
+    import threadpoolctl
+    import xgboost  # noqa: F401
+    import yaml
+
+    from trainer import contract  # noqa: F401
+    from trainer.candidates import CATALOGUE  # noqa: F401
+    from trainer.config import load_schema
+    from trainer.features import build_pipeline, build_preprocessor, summarize_features  # noqa: F401
+
+    out: dict[str, Any] = {"import_s": time.perf_counter() - t, "stages": {}, "maxrss_mib": {}}
+    out["maxrss_mib"]["imports"] = maxrss_mib()
+    schema = load_schema(schema_path)
+    recipe = yaml.safe_load(recipe_path.read_text())
+    frame = contract_stage(out, data, schema)
+    X, y = feature_stages(out, frame, schema)
+    threads = fit_stages(out, fits, recipe, schema, X, y)
     out["fit_params"] = {n: (recipe.get("candidates") or {}).get(n) for n in fits}
     out["openmp_threads"] = max(
         (p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "openmp"), default=None

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from conftest import RAW_CSV, SCHEMA, sha256
 
+from bench.synthetic import generate, main
 from trainer import contract
 from trainer.config import Schema, load_schema
-from trainer.synthetic import generate, main
+
+pytestmark = pytest.mark.unit
 
 ROWS = 10_000
 

@@ -20,7 +20,7 @@ passes the same data contract as the real file:
 Everything is vectorised numpy/pandas and driven by one seeded generator: the same `random_state`
 gives an identical frame. Command line (writes a CSV; refuses to write under `data/raw/`):
 
-    python -m trainer.synthetic --rows 1000000 --out data/processed/synthetic_1m.csv
+    python -m bench.synthetic --rows 1000000 --out data/processed/synthetic_1m.csv
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def _refuse_raw(path: Path) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m trainer.synthetic",
+        prog="python -m bench.synthetic",
         description="Write a synthetic CSV drawn from the real data's distributions (passes the contract).",
     )
     parser.add_argument("--rows", type=int, required=True, help="number of rows to generate")
@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m trainer.synthetic --rows N --out PATH`; returns the exit code."""
+    """`python -m bench.synthetic --rows N --out PATH`; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

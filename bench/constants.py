@@ -1,0 +1,22 @@
+"""Paths, the interpreter, default sizes and the targets that every benchmark section shares."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (2_000, 20_000)
+QUICK_CANDIDATES = ("dummy", "linear", "ridge", "hist_gradient_boosting", "xgboost")
+PACKAGES = ("scikit-learn", "pandas", "numpy", "great-expectations", "mlflow", "xgboost-cpu", "catboost")
+TARGET_OVERHEAD = 0.10
+TARGET_RATIO = 1.2
+TARGET_DEFAULT_WALL_S = 120.0
+TARGET_DEFAULT_CV_R2 = 0.56
+TARGET_1M_SECONDS = 600.0
+TARGET_1M_GIB = 8.0
+GIB = 1024.0**3

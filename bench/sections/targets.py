@@ -1,0 +1,15 @@
+"""Targets section: the table of every target the results can judge (verdicts from bench.overhead.target_rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.overhead import target_rows
+from bench.report import Report, table
+
+
+def targets(report: Report, results: dict[str, Any], sizes: list[int]) -> None:
+    rows = target_rows(results, sizes)
+    if rows:
+        report.print(table(["target", "measured", "target", "verdict"], rows, "Targets"))
+        report.print()
