@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001 - unexpected: one line, traceback only with -v
+    except Exception as exc:
         log.error("unexpected error: %s: %s", type(exc).__name__, exc, exc_info=args.verbose)
         return EXIT_ERROR
     finally:

@@ -46,7 +46,7 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
     """Read a YAML mapping (safe, no aliases), turning every failure into one clear line."""
     text = _read_text(path, what)
     try:
-        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,11 +36,22 @@ if TYPE_CHECKING:
 
     from trainer.candidates import CandidateSpec
     from trainer.config import Recipe
+    from trainer.features import FeatureSummary
     from trainer.results import CandidateResult
     from trainer.schema import Schema
     from trainer.search import SearchPlan
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The validated data, its holdout split and the digest of what the model will see."""
+
+    schema: Schema
+    contract: contract.ContractResult
+    split: Split
+    features: FeatureSummary
 
 
 @dataclass(frozen=True)
@@ -93,30 +104,36 @@ def run_train(
     with tracking.parent_run("train", tags) as run, tempfile.TemporaryDirectory() as tmp:
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
-        with timer.phase("contract"):
-            schema = load_schema(schema_path)
-            data = validated(data_path, schema)
-        with timer.phase("features"):
-            split = split_data(data.frame, schema, recipe.split)
-            features = summarize_features(schema, split.X_train)
-            record.features(split, features)
+        prepared = prepare(data_path, schema_path, recipe, timer)
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
-            plan = make_plan(recipe, schema, split, fit_cache(cache))
+            plan = make_plan(recipe, prepared.schema, prepared.split, fit_cache(cache))
             results = searched(specs, recipe, plan, run, timer)
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
         with timer.phase("refit + holdout"):
-            model = refit(selection.winner, schema, split)
-            metrics, predictions = holdout_metrics(model, split)
+            model = refit(selection.winner, prepared.schema, prepared.split)
+            metrics, predictions = holdout_metrics(model, prepared.split)
             record.holdout(selection.winner.name, selection.winner.cv_r2_mean, metrics)
-        outcome = TrainingOutcome(run.info.run_id, selection, model, metrics, features.digest, {})
+        outcome = TrainingOutcome(run.info.run_id, selection, model, metrics, prepared.features.digest, {})
         if register:
             with timer.phase("registration"):
-                version = registered(outcome, recipe, schema, data, split, predictions, Path(tmp))
-            outcome = TrainingOutcome(**{**vars(outcome), "model_version": version})
+                version = registered(outcome, recipe, prepared, predictions, Path(tmp))
+            outcome = replace(outcome, model_version=version)
         phases = timer.with_total()
         record.timings(phases, sum(r.estimator_seconds for r in results))
-    return TrainingOutcome(**{**vars(outcome), "timings": phases})
+    return replace(outcome, timings=phases)
+
+
+def prepare(data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer) -> Prepared:
+    """Contract, holdout split and the feature digest: everything the search starts from."""
+    with timer.phase("contract"):
+        schema = load_schema(schema_path)
+        data = validated(data_path, schema)
+    with timer.phase("features"):
+        split = split_data(data.frame, schema, recipe.split)
+        features = summarize_features(schema, split.X_train)
+        record.features(split, features)
+    return Prepared(schema, data, split, features)
 
 
 def searched(
@@ -177,22 +194,16 @@ def holdout_metrics(model: Pipeline, split: Split) -> tuple[dict[str, float], np
 
 
 def registered(
-    outcome: TrainingOutcome,
-    recipe: Recipe,
-    schema: Schema,
-    data: contract.ContractResult,
-    split: Split,
-    predictions: np.ndarray,
-    out: Path,
+    outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, predictions: np.ndarray, out: Path
 ) -> str:
     """Log, prove and register the winner (all or nothing); returns `models:/NAME/VERSION`."""
     from trainer import register
 
     context = register.TrainingContext(
-        schema=schema,
+        schema=prepared.schema,
         recipe=recipe,
-        contract=data,
-        split=split,
+        contract=prepared.contract,
+        split=prepared.split,
         selection=outcome.selection,
         test_metrics=outcome.test_metrics,
         feature_digest=outcome.feature_digest,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import Metric, Param, RunTag
 
 from trainer.report import leaderboard_plot, markdown_table, timing_table
@@ -39,7 +41,7 @@ def recipe(r: Recipe) -> None:
 
 def contract(result: ContractResult, schema: Schema) -> None:
     """One validation: dataset lineage, GE JSON, Data Docs HTML, Markdown, metrics."""
-    dataset = mlflow.data.from_pandas(
+    dataset = from_pandas(
         result.frame,
         source=str(result.data_path.resolve()),
         targets=schema.target if schema.target in result.frame.columns else None,
@@ -84,69 +86,72 @@ def features(split: Split, summary: FeatureSummary) -> None:
     log.info("features: %d rows x %d columns, digest %s", summary.rows, summary.columns, summary.digest[:12])
 
 
+@dataclass(frozen=True)
+class _RunFrame:
+    """Where and when a candidate's runs sit: experiment, search span (ms) and inherited tags."""
+
+    client: MlflowClient
+    experiment_id: str
+    start: int
+    end: int
+    tags: dict[str, str]
+
+    def open(self, name: str, parent_id: str, level: str, candidate: str) -> str:
+        run = self.client.create_run(
+            self.experiment_id,
+            start_time=self.start,
+            run_name=name,
+            tags={**self.tags, "mlflow.parentRunId": parent_id, "candidate": candidate, "level": level},
+        )
+        return run.info.run_id
+
+    def close(self, run_id: str) -> None:
+        self.client.set_terminated(run_id, "FINISHED", end_time=self.end)
+
+
 def candidate(result: CandidateResult, parent: Run) -> str:
     """One child run for the candidate (its real search start and end), one grandchild per grid point."""
-    client = MlflowClient()
     start = int(result.started_at * 1000)
-    end = int((result.started_at + result.fit_seconds) * 1000)
-    inherited = {k: v for k, v in parent.data.tags.items() if k.startswith(("mlflow.user", "mlflow.source"))}
-    child = client.create_run(
+    frame = _RunFrame(
+        MlflowClient(),
         parent.info.experiment_id,
-        start_time=start,
-        run_name=result.name,
-        tags={
-            **inherited,
-            "mlflow.parentRunId": parent.info.run_id,
-            "candidate": result.name,
-            "level": "candidate",
-        },
+        start,
+        start + int(result.fit_seconds * 1000),
+        {k: v for k, v in parent.data.tags.items() if k.startswith(("mlflow.user", "mlflow.source"))},
     )
-    cid = child.info.run_id
-    client.log_batch(
+    cid = frame.open(result.name, parent.info.run_id, "candidate", result.name)
+    frame.client.log_batch(
         cid,
         metrics=[
-            Metric("cv_r2_mean", result.cv_r2_mean, end, 0),
-            Metric("cv_r2_std", result.cv_r2_std, end, 0),
-            Metric("fit_seconds", result.fit_seconds, end, 0),
-            Metric("grid_size", result.grid_size, end, 0),
+            Metric("cv_r2_mean", result.cv_r2_mean, frame.end, 0),
+            Metric("cv_r2_std", result.cv_r2_std, frame.end, 0),
+            Metric("fit_seconds", result.fit_seconds, frame.end, 0),
+            Metric("grid_size", result.grid_size, frame.end, 0),
         ],
         params=[Param(k, str(v)) for k, v in sorted(result.best_params.items())][:MAX_PARAMS],
         tags=[RunTag("best_params", param_label(result.best_params))],
     )
-    client.log_text(cid, result.cv_results.to_csv(index=False), "cv_results.csv")
+    frame.client.log_text(cid, result.cv_results.to_csv(index=False), "cv_results.csv")
     for row in result.cv_results.to_dict(orient="records"):
-        _grid_point(client, row, result, cid, parent.info.experiment_id, (start, end), inherited)
-    client.set_terminated(cid, "FINISHED", end_time=end)
+        _grid_point(frame, row, result.name, cid)
+    frame.close(cid)
     return cid
 
 
-def _grid_point(
-    client: MlflowClient,
-    row: dict[str, Any],
-    result: CandidateResult,
-    parent_id: str,
-    experiment_id: str,
-    span: tuple[int, int],
-    inherited: dict[str, str],
-) -> None:
-    point = client.create_run(
-        experiment_id,
-        start_time=span[0],
-        run_name=f"{result.name}: {row['params']}",
-        tags={**inherited, "mlflow.parentRunId": parent_id, "candidate": result.name, "level": "grid_point"},
-    )
+def _grid_point(frame: _RunFrame, row: dict[str, Any], candidate: str, parent_id: str) -> None:
+    point = frame.open(f"{candidate}: {row['params']}", parent_id, "grid_point", candidate)
     params = {
         k.removeprefix("param_model__"): str(v) for k, v in row.items() if k.startswith("param_model__")
     }
-    client.log_batch(
-        point.info.run_id,
+    frame.client.log_batch(
+        point,
         metrics=[
-            Metric("cv_r2_mean", float(row["mean_test_score"]), span[1], 0),
-            Metric("cv_r2_std", float(row["std_test_score"]), span[1], 0),
+            Metric("cv_r2_mean", float(row["mean_test_score"]), frame.end, 0),
+            Metric("cv_r2_std", float(row["std_test_score"]), frame.end, 0),
         ],
         params=[Param(k, v) for k, v in sorted(params.items())][:MAX_PARAMS],
     )
-    client.set_terminated(point.info.run_id, "FINISHED", end_time=span[1])
+    frame.close(point)
 
 
 def leaderboard(board: pd.DataFrame, out: Path) -> None:

@@ -135,7 +135,7 @@ def load_schema(path: Path | str) -> Schema:
         derived=_derived(data, where),
         digest=file_digest(path),
         raw=data,
-        **{role: _names(data, role, where) for role in ROLE_LISTS},  # type: ignore[arg-type]
+        **{role: _names(data, role, where) for role in ROLE_LISTS},
     )
     check_roles(schema)
     return schema

@@ -150,7 +150,7 @@ def _neighbours(grid: Grid, best: dict[str, Any]) -> Grid:
 def _run_search(name: str, grid: Grid, search: Any, pipeline: Pipeline, plan: SearchPlan) -> dict[str, Any]:
     try:
         search.fit(plan.X, plan.y, groups=plan.groups)
-    except Exception as exc:  # noqa: BLE001 - re-raised as one line naming the grid point
+    except Exception as exc:
         bad = _failing_params(pipeline, grid, plan)
         raise TrainerError(
             f"candidate '{name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {one_line(exc)}"

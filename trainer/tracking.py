@@ -76,7 +76,7 @@ def sqlite_lock(uri: str, purpose: str) -> Iterator[None]:
         yield
         return
     try:
-        fh = open(f"{db}.{purpose}.lock", "a")  # noqa: SIM115 - closed below
+        fh = open(f"{db}.{purpose}.lock", "a")
     except OSError:  # a read-only folder: the store itself will say what is wrong
         yield
         return
