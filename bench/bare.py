@@ -6,7 +6,7 @@ the trainer's own Pipeline (`trainer.features.build_pipeline` + `trainer.candida
 the trainer's GridSearchCV settings (scoring r2, refit False, error_score raise, the recipe's n_jobs),
 score the recipe's blend (search.blend_top: an averaging VotingRegressor of the best candidates'
 Pipelines) with the same CV, pick the best mean CV R², refit it on the training rows and score the
-holdout. The recipe and schema are read with `yaml.safe_load`, not with trainer.config.
+holdout. The recipe and schema are read with `yaml.safe_load`, not with trainer.config / trainer.schema.
 
     .venv/bin/python bench/bare.py [--recipe train.yaml] [--n-jobs N] [--cache] [--json OUT]
 
@@ -46,8 +46,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from trainer.candidates import CATALOGUE  # noqa: E402
-from trainer.config import DerivedFeature, Schema  # noqa: E402
 from trainer.features import build_pipeline  # noqa: E402
+from trainer.schema import DerivedFeature, Schema  # noqa: E402
 
 IMPORTED = time.perf_counter()
 

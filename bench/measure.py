@@ -129,7 +129,7 @@ def run_measured(
     load_before = os.getloadavg()[0]
     psi_before = cpu_pressure_us()
     busy_before = cpu_busy_s()
-    out = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    out = open(log_path, "w") if log_path else subprocess.DEVNULL
     try:
         returncode, usage, wall, tree_peak = _wait_sampled(cmd, cwd, env, out)
     finally:

@@ -124,8 +124,8 @@ def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, .
 
     from trainer import contract  # noqa: F401
     from trainer.candidates import CATALOGUE  # noqa: F401
-    from trainer.config import load_schema
     from trainer.features import build_pipeline, build_preprocessor, summarize_features  # noqa: F401
+    from trainer.schema import load_schema
 
     out: dict[str, Any] = {"import_s": time.perf_counter() - t, "stages": {}, "maxrss_mib": {}}
     out["maxrss_mib"]["imports"] = maxrss_mib()

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from trainer.candidates import CATALOGUE  # noqa: E402
-from trainer.config import load_recipe, load_schema  # noqa: E402
+from trainer.config import SearchSettings, load_recipe  # noqa: E402
 from trainer.contract import read_csv  # noqa: E402
-from trainer.pipeline import split_data  # noqa: E402
-from trainer.search import make_cv, search_candidate  # noqa: E402
+from trainer.schema import load_schema  # noqa: E402
+from trainer.search import make_plan, search_candidate  # noqa: E402
+from trainer.split import split_data  # noqa: E402
 
 WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {
     "hist_gradient_boosting": {
@@ -51,26 +53,15 @@ def compare(recipe_path: Path, data: Path, schema_path: Path, n_iter: int) -> di
     from threadpoolctl import threadpool_limits
 
     recipe, schema = load_recipe(recipe_path), load_schema(schema_path)
-    split = split_data(read_csv(data), schema, recipe)  # read as the trainer reads it
-    cv = make_cv(recipe, len(split.X_train))
+    split = split_data(read_csv(data), schema, recipe.split)  # read as the trainer reads it
+    base = make_plan(recipe, schema, split)
     out: dict[str, Any] = {}
     with threadpool_limits(limits=1):  # as the trainer runs: parallelism from n_jobs only
         for name, grid in WIDE_GRIDS.items():
             for strategy in ("grid", "two_stage"):
+                settings = SearchSettings(strategy=strategy, n_iter=n_iter)
                 started = time.perf_counter()
-                result = search_candidate(
-                    CATALOGUE[name],
-                    grid,
-                    schema,
-                    split.X_train,
-                    split.y_train,
-                    cv,
-                    split.groups,
-                    recipe.n_jobs,
-                    strategy=strategy,
-                    n_iter=n_iter,
-                    random_state=recipe.cv_seed,
-                )
+                result = search_candidate(CATALOGUE[name], grid, replace(base, settings=settings))
                 out.setdefault(name, {})[strategy] = {
                     "wall_s": time.perf_counter() - started,
                     "points": result.grid_size,

@@ -37,8 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainer.config import Schema, load_schema, read_json
 from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
+from trainer.files import read_json
+from trainer.schema import Schema, load_schema
 
 log = logging.getLogger(__name__)
 

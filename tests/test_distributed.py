@@ -21,7 +21,7 @@ from trainer.cli import main
 from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
 
 pytest.importorskip("dask.distributed")
-from dask.distributed import LocalCluster  # noqa: E402
+from dask.distributed import LocalCluster
 
 
 def train(data: Path, recipe: Path, *extra: str) -> int:

@@ -14,8 +14,8 @@ from conftest import SCHEMA
 from sklearn.linear_model import Ridge
 
 from trainer.config import Recipe, load_recipe
-from trainer.schema import Schema, load_schema
 from trainer.features import build_pipeline, build_preprocessor, summarize_features
+from trainer.schema import Schema, load_schema
 from trainer.split import Split, canonical_order, split_data
 from trainer.transforms import year_quarter_to_number
 

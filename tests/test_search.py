@@ -85,7 +85,9 @@ def test_rank_is_independent_of_input_order() -> None:
 
 
 def test_select_picks_the_best_passing_candidate(recipe: Recipe) -> None:
-    selection = select([result("dummy", 0.0, 0), result("linear", 0.48, 1), result("ridge", 0.49, 2)], recipe.gates)
+    selection = select(
+        [result("dummy", 0.0, 0), result("linear", 0.48, 1), result("ridge", 0.49, 2)], recipe.gates
+    )
     assert selection.winner.name == "ridge"
     assert selection.baseline.name == "dummy"
     board = selection.leaderboard

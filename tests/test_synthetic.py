@@ -11,7 +11,7 @@ from conftest import RAW_CSV, SCHEMA, sha256
 
 from bench.synthetic import generate, main
 from trainer import contract
-from trainer.config import Schema, load_schema
+from trainer.schema import Schema, load_schema
 
 pytestmark = pytest.mark.unit
 
