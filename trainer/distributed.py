@@ -53,44 +53,46 @@ FIT_LIBRARIES: dict[str, tuple[str, ...]] = {
 _state: dict[str, Any] = {"client": None, "config": None, "address": None}
 
 
-def _make_probe() -> Callable[[dict[str, tuple[str, ...]]], dict[str, Any]]:
-    """The environment probe, built as a closure so cloudpickle ships it by value.
+def _make_probe() -> Callable[[dict[str, tuple[str, ...]]], dict[str, Any]]:  # noqa: C901 - three small closures, counted as one
+    """The environment probe, built from closures so cloudpickle ships it by value.
 
     A module-level function would be pickled by reference (`trainer.distributed._probe`) and could
     not even be loaded by a worker that lacks `trainer`, which is one of the things it must detect.
     """
 
+    def installed(dists: tuple[str, ...]) -> str | None:
+        import importlib.metadata
+
+        for dist in dists:
+            try:
+                return importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return None
+
+    def python_sources(root: Any) -> list[tuple[str, Any]]:
+        pending, files = [(root, "")], []
+        while pending:
+            node, prefix = pending.pop()
+            for child in node.iterdir():
+                if child.is_dir() and child.name != "__pycache__":
+                    pending.append((child, f"{prefix}{child.name}/"))
+                elif child.name.endswith(".py"):
+                    files.append((f"{prefix}{child.name}", child))
+        return sorted(files, key=lambda item: item[0])
+
     def probe(libraries: dict[str, tuple[str, ...]]) -> dict[str, Any]:
         import hashlib
         import importlib
-        import importlib.metadata
         import importlib.resources
 
-        versions: dict[str, str | None] = {}
-        for lib, dists in libraries.items():
-            versions[lib] = None
-            for dist in dists:
-                try:
-                    versions[lib] = importlib.metadata.version(dist)
-                    break
-                except importlib.metadata.PackageNotFoundError:
-                    continue
+        versions = {lib: installed(dists) for lib, dists in libraries.items()}
         try:
             root = importlib.resources.files(importlib.import_module("trainer"))
         except Exception:  # noqa: BLE001 - "not importable" is an answer, not a failure
             return {"versions": versions, "trainer_digest": None}
         h = hashlib.sha256()
-        pending = [(root, "")]
-        files = []
-        while pending:
-            node, prefix = pending.pop()
-            for child in node.iterdir():
-                if child.is_dir():
-                    if child.name != "__pycache__":
-                        pending.append((child, f"{prefix}{child.name}/"))
-                elif child.name.endswith(".py"):
-                    files.append((f"{prefix}{child.name}", child))
-        for rel, child in sorted(files, key=lambda item: item[0]):
+        for rel, child in python_sources(root):
             h.update(rel.encode() + b"\0" + child.read_bytes() + b"\0")
         return {"versions": versions, "trainer_digest": h.hexdigest()}
 

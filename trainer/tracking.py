@@ -57,6 +57,7 @@ def cause_line(exc: BaseException) -> str:
 
 
 TRANSIENT_STORE_ERRORS = ("database is locked", "already exists", "duplicate column", "migration")
+FILE_STORE_REFUSAL = "MLFLOW_ALLOW_FILE_STORE"  # named in MLflow's refusal of a file store: never transient
 
 
 @contextmanager
@@ -106,6 +107,12 @@ def check_tracking_store(attempts: int = 6) -> str:
             return uri
         except Exception as exc:  # noqa: BLE001 - reported as one line
             reason = cause_line(exc)
+            if FILE_STORE_REFUSAL in str(exc):
+                raise TrainerError(
+                    f"tracking store {redact_uri(uri)} is a file store, which MLflow 3 refuses unless "
+                    f"{FILE_STORE_REFUSAL}=true is set: set it, or use a database store such as "
+                    "sqlite:///mlflow.db (`mlflow migrate-filestore` moves existing runs)"
+                )
             if attempt < attempts and any(t in str(exc) for t in TRANSIENT_STORE_ERRORS):
                 log.info("tracking store busy (%s); retrying", reason[:120])
                 time.sleep(0.5 * attempt)
