@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from conftest import RAW_CSV, SCHEMA, SUITE, sha256
 
-from trainer import contract
+from trainer import contract, csv_reader
 from trainer.cli import main
-from trainer.config import load_schema
 from trainer.errors import EXIT_CONTRACT, EXIT_ERROR, EXIT_OK
+from trainer.schema import load_schema
 
 CONTRACT_ARTIFACTS = {"contract/validation_result.json", "contract/report.md", "contract/data_docs.html"}
 
@@ -366,7 +366,7 @@ def test_unknown_schema_key_exits_1(
     sqlite_store: str, schema_copy: Callable[..., Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     assert validate(RAW_CSV, schema_copy(features=["mathk"])) == EXIT_ERROR
-    assert "unknown key(s) ['features']" in logged(caplog, logging.ERROR)
+    assert "unknown key 'features'" in logged(caplog, logging.ERROR)
 
 
 def test_broken_suite_json_exits_1(
@@ -436,11 +436,11 @@ def test_first_non_utf8_is_the_file_position(
 ) -> None:
     path = tmp_path / "data.csv"
     path.write_bytes(data)
-    assert contract.first_non_utf8(path, chunk_size) == expected
+    assert csv_reader.first_non_utf8(path, chunk_size) == expected
 
 
 def test_csv_cut_off_inside_a_character_names_its_position(tmp_path: Path) -> None:
     path = tmp_path / "cut.csv"
     path.write_bytes(RAW_CSV.read_bytes()[:2000] + "é".encode()[:1])
     with pytest.raises(contract.ContractError, match=r"cut\.csv is not UTF-8 text \(line \d+, byte 2000\)"):
-        contract.read_csv(path)
+        csv_reader.read_csv(path)

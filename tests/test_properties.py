@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 
 import trainer.cli
 from trainer.cli import main
-from trainer.config import load_schema
 from trainer.contract import validate
 from trainer.errors import TrainerError
+from trainer.schema import load_schema
 
 ROWS = 300
 EXPERIMENT = "properties"

@@ -125,8 +125,8 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
 
     from trainer import registry
     from trainer.candidates import CATALOGUE
-    from trainer.config import load_schema
     from trainer.features import build_pipeline
+    from trainer.schema import load_schema
     from trainer.search import blend_pipeline
 
     schema = load_schema(SCHEMA)

@@ -148,11 +148,12 @@ def assert_same_model(a: Trained, b: Trained) -> None:
 
 
 def holdout_rows(data: Path, recipe: Path) -> pd.DataFrame:
-    from trainer.config import load_recipe, load_schema
-    from trainer.pipeline import split_data
+    from trainer.config import load_recipe
+    from trainer.schema import load_schema
+    from trainer.split import split_data
 
     schema = load_schema(SCHEMA)
-    return split_data(pd.read_csv(data), schema, load_recipe(recipe)).X_test
+    return split_data(pd.read_csv(data), schema, load_recipe(recipe).split).X_test
 
 
 @pytest.fixture(scope="module")

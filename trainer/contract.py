@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import logging
 import os
 from dataclasses import dataclass, field
@@ -11,9 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from trainer.errors import ConfigError, ContractError
-from trainer.files import file_digest, read_json
+from trainer.csv_reader import read_csv
+from trainer.errors import ContractError
+from trainer.files import file_digest
 from trainer.schema import Schema
+from trainer.suite import load_suite
 
 log = logging.getLogger(__name__)
 
@@ -63,56 +64,6 @@ class ContractResult:
         return "\n".join(lines) + "\n"
 
 
-def read_csv(path: Path | str) -> pd.DataFrame:
-    """Read a CSV strictly as UTF-8; empty, binary or header-only files fail with one line."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"data file not found: {path}")
-    if not path.is_file():
-        raise ConfigError(f"data path is not a file: {path}")
-    with open(path, "rb") as fh:
-        head = fh.read(8192)
-    if not head.strip():
-        raise ContractError(f"data file {path} is empty")
-    if b"\x00" in head:
-        raise ContractError(f"data file {path} is not a CSV text file (binary bytes)")
-    try:
-        frame = pd.read_csv(path, encoding="utf-8", encoding_errors="strict", low_memory=False)
-    except UnicodeDecodeError:
-        line, offset = first_non_utf8(path)
-        where = f" (line {line}, byte {offset})" if offset >= 0 else ""
-        raise ContractError(f"data file {path} is not UTF-8 text{where}")
-    except pd.errors.EmptyDataError:
-        raise ContractError(f"data file {path} has no columns")
-    except pd.errors.ParserError as exc:
-        raise ContractError(f"data file {path} is not a well-formed CSV: {str(exc).strip()}")
-    if frame.empty:
-        raise ContractError(f"data file {path} has a header but no data rows")
-    return frame
-
-
-def first_non_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int]:
-    """(line, byte offset) of the first byte that is not UTF-8, counted from the file's start.
-
-    pandas reports the offset inside its read buffer; this streams the file once to find the
-    position a user can look up (`(0, -1)` if the whole file decodes).
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, lines = 0, 1
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(chunk_size)
-            pending = decoder.getstate()[0]  # bytes of a character split across chunks (never a newline)
-            try:
-                decoder.decode(chunk, final=not chunk)  # the last call also rejects a cut-off character
-            except UnicodeDecodeError as exc:
-                return lines + (pending + chunk)[: exc.start].count(b"\n"), offset - len(pending) + exc.start
-            if not chunk:
-                return 0, -1
-            offset += len(chunk)
-            lines += chunk.count(b"\n")
-
-
 def check_columns(frame: pd.DataFrame, schema: Schema, path: Path) -> list[str]:
     """Fail on missing required columns; return (and warn about) unexpected extra ones."""
     missing = [c for c in schema.required_columns if c not in frame.columns]
@@ -125,51 +76,6 @@ def check_columns(frame: pd.DataFrame, schema: Schema, path: Path) -> list[str]:
     if extra:
         log.warning("ignoring unexpected column(s) %s in %s: never used as features", extra, path)
     return extra
-
-
-def suite_columns(suite: dict[str, Any]) -> set[str]:
-    """Every column an expectation suite names."""
-    cols: set[str] = set()
-    for exp in suite.get("expectations", []):
-        kwargs = exp.get("kwargs", {})
-        if "column" in kwargs:
-            cols.add(kwargs["column"])
-        cols.update(kwargs.get("column_set") or kwargs.get("column_list") or [])
-    return cols
-
-
-def check_schema_matches_suite(schema: Schema, suite: dict[str, Any]) -> None:
-    """Schema and suite must describe the same columns; say where they don't."""
-    in_suite = suite_columns(suite)
-    declared = set(schema.declared_columns)
-    problems = []
-    if declared - in_suite:
-        problems.append(f"in schema but not in suite: {sorted(declared - in_suite)}")
-    if in_suite - declared:
-        problems.append(f"in suite but not in schema: {sorted(in_suite - declared)}")
-    by_type: dict[str, set[str]] = {}
-    for exp in suite.get("expectations", []):
-        by_type.setdefault(exp.get("type", ""), set()).add(exp.get("kwargs", {}).get("column"))
-    unsets = [
-        c for c in schema.categorical if c not in by_type.get("expect_column_values_to_be_in_set", set())
-    ]
-    if unsets:
-        problems.append(f"categorical column(s) {unsets} have no allowed-value set in the suite")
-    if schema.target not in by_type.get("expect_column_values_to_not_be_null", set()):
-        problems.append(f"target '{schema.target}' has no not-null expectation in the suite")
-    if problems:
-        raise ContractError(
-            f"schema {schema.path} and suite {schema.suite_path} disagree: " + "; ".join(problems)
-        )
-
-
-def load_suite(schema: Schema) -> dict[str, Any]:
-    """Load the schema's expectation suite (plain GX 1.x JSON) and check it matches the schema."""
-    suite = read_json(schema.suite_path, "expectation suite")
-    if not isinstance(suite.get("expectations"), list) or not suite["expectations"]:
-        raise ConfigError(f"expectation suite {schema.suite_path}: no 'expectations' list")
-    check_schema_matches_suite(schema, suite)
-    return suite
 
 
 def _describe_failure(res: Any) -> str:
@@ -221,6 +127,15 @@ def render_data_docs(result: Any) -> str:
     return DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
 
 
+def check_target_varies(frame: pd.DataFrame, target: str) -> None:
+    """A target with one value in every row leaves nothing to learn (every model scores R² 1 or 0)."""
+    values = frame[target].dropna().unique()
+    if len(values) < 2:
+        raise ContractError(
+            f"target '{target}' has a single value ({values[0]!r}) in every row: nothing to learn"
+        )
+
+
 def validate(data_path: Path | str, schema: Schema) -> ContractResult:
     """Run the whole contract on a CSV; the returned frame holds only declared columns."""
     data_path = Path(data_path)
@@ -229,7 +144,14 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
     extra = check_columns(frame, schema, data_path)
     kept = frame[[c for c in frame.columns if c not in extra]]
     result = run_suite(kept, suite)
+    if len(result.results) != len(suite["expectations"]):
+        raise ContractError(
+            f"expectation suite {schema.suite_path}: {len(suite['expectations'])} expectations in the file "
+            f"but Great Expectations ran {len(result.results)}"
+        )
     failures = [_describe_failure(r) for r in result.results if not r.success]
+    if not failures:
+        check_target_varies(kept, schema.target)
     return ContractResult(
         data_path=data_path,
         data_digest=file_digest(data_path),

@@ -1,0 +1,77 @@
+"""Reading a data CSV safely: existence, emptiness, binary or compressed bytes, UTF-8, duplicate
+headers and well-formedness, each refused with one line naming the file."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from trainer.errors import ConfigError, ContractError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_csv(path: Path | str) -> pd.DataFrame:
+    """Read a CSV strictly as UTF-8; empty, binary or header-only files fail with one line."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"data file not found: {path}")
+    if not path.is_file():
+        raise ConfigError(f"data path is not a file: {path}")
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if not head.strip():
+        raise ContractError(f"data file {path} is empty")
+    if head.startswith(GZIP_MAGIC):
+        raise ContractError(f"data file {path} is gzip-compressed: decompress it first (gunzip -k {path})")
+    if b"\x00" in head:
+        raise ContractError(f"data file {path} is not a CSV text file (binary bytes)")
+    check_unique_header(path)
+    try:
+        frame = pd.read_csv(path, encoding="utf-8", encoding_errors="strict", low_memory=False)
+    except UnicodeDecodeError:
+        line, offset = first_non_utf8(path)
+        where = f" (line {line}, byte {offset})" if offset >= 0 else ""
+        raise ContractError(f"data file {path} is not UTF-8 text{where}")
+    except pd.errors.EmptyDataError:
+        raise ContractError(f"data file {path} has no columns")
+    except pd.errors.ParserError as exc:
+        raise ContractError(f"data file {path} is not a well-formed CSV: {str(exc).strip()}")
+    if frame.empty:
+        raise ContractError(f"data file {path} has a header but no data rows")
+    return frame
+
+
+def first_non_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int]:
+    """(line, byte offset) of the first byte that is not UTF-8, counted from the file's start.
+
+    pandas reports the offset inside its read buffer; this streams the file once to find the
+    position a user can look up (`(0, -1)` if the whole file decodes).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            pending = decoder.getstate()[0]  # bytes of a character split across chunks (never a newline)
+            try:
+                decoder.decode(chunk, final=not chunk)  # the last call also rejects a cut-off character
+            except UnicodeDecodeError as exc:
+                return lines + (pending + chunk)[: exc.start].count(b"\n"), offset - len(pending) + exc.start
+            if not chunk:
+                return 0, -1
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+
+
+def check_unique_header(path: Path) -> None:
+    """Refuse a header that names a column twice (pandas would silently rename the second `x.1`)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
+    if duplicated:
+        raise ContractError(f"data file {path}: duplicate column name(s) {duplicated} in the header")
