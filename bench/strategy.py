@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
 from trainer.candidates import CATALOGUE  # noqa: E402
 from trainer.config import load_recipe, load_schema  # noqa: E402
 from trainer.contract import read_csv  # noqa: E402
-from trainer.pipeline import split_data  # noqa: E402
 from trainer.search import make_cv, search_candidate  # noqa: E402
+from trainer.split import split_data  # noqa: E402
 
 WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {
     "hist_gradient_boosting": {

@@ -15,7 +15,7 @@ from sklearn.linear_model import Ridge
 
 from trainer.config import Recipe, Schema, load_recipe, load_schema
 from trainer.features import build_pipeline, build_preprocessor, summarize_features
-from trainer.pipeline import Split, canonical_order, split_data
+from trainer.split import Split, canonical_order, split_data
 from trainer.transforms import year_quarter_to_number
 
 FORBIDDEN = ("student_id", "school_id", "read3", "math3")

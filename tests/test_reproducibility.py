@@ -149,7 +149,7 @@ def assert_same_model(a: Trained, b: Trained) -> None:
 
 def holdout_rows(data: Path, recipe: Path) -> pd.DataFrame:
     from trainer.config import load_recipe, load_schema
-    from trainer.pipeline import split_data
+    from trainer.split import split_data
 
     schema = load_schema(SCHEMA)
     return split_data(pd.read_csv(data), schema, load_recipe(recipe)).X_test

@@ -16,7 +16,8 @@ import pandas as pd
 from trainer import tracking
 from trainer.config import Recipe, Schema, load_recipe, load_schema
 from trainer.contract import ContractResult
-from trainer.errors import ConfigError, ContractError
+from trainer.errors import ContractError
+from trainer.split import Split, split_data
 
 log = logging.getLogger(__name__)
 
@@ -69,51 +70,6 @@ def run_validate(data_path: Path, schema_path: Path, experiment: str) -> Contrac
     with tracking.parent_run("validate", {"trainer_command": "validate"}):
         schema = load_schema(schema_path)
         return _validate_in_run(data_path, schema)
-
-
-def canonical_order(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """Sort rows by the identifier columns so a reordered export gives the same model."""
-    keys = [c for c in schema.identifiers if c in frame.columns]
-    if not keys:
-        keys = list(frame.columns)
-    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class Split:
-    """Holdout split of the canonically ordered frame."""
-
-    X_train: pd.DataFrame
-    X_test: pd.DataFrame
-    y_train: np.ndarray
-    y_test: np.ndarray
-    groups: np.ndarray | None
-
-
-def split_data(frame: pd.DataFrame, schema: Schema, recipe: Recipe) -> Split:
-    """Holdout split by the recipe (optionally grouped so a group stays on one side)."""
-    from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
-
-    frame = canonical_order(frame, schema)
-    X = frame[list(schema.feature_columns)]
-    y = frame[schema.target].to_numpy(dtype=np.float64)
-    groups = None
-    if recipe.group_by:
-        if recipe.group_by not in frame.columns:
-            raise ConfigError(f"recipe: split.group_by column '{recipe.group_by}' is not in the data")
-        groups = frame[recipe.group_by].to_numpy()
-        splitter: Any = GroupShuffleSplit(1, test_size=recipe.test_size, random_state=recipe.split_seed)
-    else:
-        splitter = ShuffleSplit(1, test_size=recipe.test_size, random_state=recipe.split_seed)
-    train, test = next(splitter.split(X, y, groups))
-    train, test = np.sort(train), np.sort(test)
-    return Split(
-        X_train=X.iloc[train].reset_index(drop=True),
-        X_test=X.iloc[test].reset_index(drop=True),
-        y_train=y[train],
-        y_test=y[test],
-        groups=None if groups is None else groups[train],
-    )
 
 
 def _log_recipe(recipe: Recipe) -> None:
