@@ -15,6 +15,7 @@ from trainer.errors import ConfigError, ContractError
 DERIVED_KINDS = ("year_quarter",)
 SCHEMA_KEYS = {
     "name",
+    "description",
     "suite",
     "target",
     "identifiers",
@@ -103,6 +104,7 @@ class Schema:
     derived: tuple[DerivedFeature, ...] = ()
     leakage: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    description: str = ""  # one sentence: what the target means
     digest: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -156,6 +158,8 @@ def load_schema(path: Path | str) -> Schema:
     for key in ("suite", "target"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise ConfigError(f"schema {path}: '{key}' is required")
+    if not isinstance(data.get("description") or "", str):
+        raise ConfigError(f"schema {path}: 'description' must be a string")
     derived = []
     for i, item in enumerate(data.get("derived") or []):
         if not isinstance(item, dict) or set(item) != {"name", "source", "kind"}:
@@ -176,6 +180,7 @@ def load_schema(path: Path | str) -> Schema:
         derived=tuple(derived),
         leakage=_str_list(data, "leakage", path),
         ignore=_str_list(data, "ignore", path),
+        description=(data.get("description") or "").strip(),
         digest=file_digest(path),
         raw=data,
     )
