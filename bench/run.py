@@ -380,7 +380,7 @@ STARTUP_COMMANDS = {
     "python -m trainer.synthetic --help": ["-m", "trainer.synthetic", "--help"],
 }
 TRAINING_IMPORTS = (
-    "import trainer.pipeline, trainer.contract, trainer.search, trainer.registry, mlflow, mlflow.sklearn, "
+    "import trainer.pipeline, trainer.contract, trainer.search, trainer.register, mlflow, mlflow.sklearn, "
     "great_expectations, sklearn.ensemble, sklearn.model_selection, xgboost, catboost, skops.io, "
     "matplotlib.pyplot"
 )

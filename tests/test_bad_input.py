@@ -74,7 +74,7 @@ class Good:
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Good]:
     from trainer.pipeline import run_train
-    from trainer.registry import promote
+    from trainer.promote import promote
 
     root = tmp_path_factory.mktemp("bad-input-good")
     frame = raw_sample(SAMPLE_ROWS)

@@ -145,11 +145,11 @@ def _run(args: argparse.Namespace) -> int:
         if outcome.model_version:
             log.info("registered %s", outcome.model_version)
     elif args.command == "promote":
-        from trainer.registry import promote
+        from trainer.promote import promote
 
         promote(args.version, args.alias, args.name, args.force, args.data, args.schema, args.recipe)
     elif args.command == "explain":
-        from trainer.registry import explain
+        from trainer.audit import explain
 
         print(explain(args.model_uri, as_json=args.json))
     elif args.command == "reproduce":

@@ -197,7 +197,6 @@ def run_train(
     schema_path: Path,
     recipe_path: Path,
     register: bool = True,
-    fail_after_register: bool = False,
     run_tags: dict[str, str] | None = None,
 ) -> TrainingOutcome:
     """The whole training path inside one parent run; FAILED (with reason) on any error."""
@@ -285,9 +284,9 @@ def run_train(
             timings={},
         )
         if register:
-            from trainer import registry
+            from trainer.register import TrainingContext, log_and_register
 
-            context = registry.TrainingContext(
+            context = TrainingContext(
                 schema=schema,
                 recipe=recipe,
                 contract=contract_result,
@@ -298,7 +297,7 @@ def run_train(
                 predictions=pred,
                 run_id=run.info.run_id,
             )
-            outcome.model_version = registry.log_and_register(pipeline, context, out, fail_after_register)
+            outcome.model_version = log_and_register(pipeline, context, out)
             t = timings.add("registration", t)
         outcome.timings = _finish_timings(timings, results)
     return outcome

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from trainer.audit import git_state, resolve_version
 from trainer.config import file_digest
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError
 
@@ -94,7 +95,6 @@ def reproduce(uri: str) -> int:
     """Re-train from the version's record into a new run (unregistered) and report the match."""
     from trainer import tracking
     from trainer.pipeline import run_train
-    from trainer.registry import git_state, resolve_version
 
     tracking.quiet_libraries()
     tracking.check_tracking_store()
