@@ -90,12 +90,12 @@ def resolve_version(uri: str) -> ModelVersion:
 
     name, version, alias = parse_model_uri(uri)
     client = MlflowClient()
-    if alias:
-        holder = alias_holder(client, name, alias)
-        if holder is None:
-            raise ConfigError(f"no version of '{name}' holds alias '{alias}'")
-        return holder
-    return get_version(client, name, version)
+    if version is not None:
+        return get_version(client, name, version)
+    holder = alias_holder(client, name, str(alias))
+    if holder is None:
+        raise ConfigError(f"no version of '{name}' holds alias '{alias}'")
+    return holder
 
 
 def _run_artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:
