@@ -74,7 +74,7 @@ class Good:
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Good]:
     from trainer.pipeline import run_train
-    from trainer.registry import promote
+    from trainer.promote import PromotionRequest, promote
 
     root = tmp_path_factory.mktemp("bad-input-good")
     frame = raw_sample(SAMPLE_ROWS)
@@ -89,7 +89,7 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Good]:
         mlflow.set_tracking_uri(uri)
         try:
             assert run_train(csv, SCHEMA, recipe).model_version == f"models:/{MODEL}/1"
-            promote("1", "champion", None, False, csv, SCHEMA, recipe)
+            promote(PromotionRequest("1", "champion", None, False, csv, SCHEMA, recipe))
             assert alias_version(mlflow.MlflowClient(), MODEL) == "1"
         finally:
             mlflow.set_tracking_uri(None)

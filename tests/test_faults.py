@@ -88,13 +88,13 @@ sqlalchemy.orm.Session.merge = _stalled
 STALL_AFTER_HOLDER_READ = (
     """
 import sys, time
-import trainer.registry
-_holder = trainer.registry._alias_holder
+import trainer.promote
+_holder = trainer.promote.alias_holder
 def _stalled(*args, **kwargs):
     found = _holder(*args, **kwargs)
     time.sleep(float(sys.argv[1]))
     return found
-trainer.registry._alias_holder = _stalled
+trainer.promote.alias_holder = _stalled
 """
     + _RUN_TRAINER
 )
@@ -118,7 +118,7 @@ class Base:
 def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     """Version 1 trained, registered and promoted to `champion` once for the module."""
     from trainer.pipeline import run_train
-    from trainer.registry import promote
+    from trainer.promote import PromotionRequest, promote
 
     root = tmp_path_factory.mktemp("faults-base")
     csv = root / "data.csv"
@@ -127,7 +127,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     slow = write_recipe(root / "slow.yaml", EXPERIMENT, MODEL, candidates=SLOW_CANDIDATES)
     with using_store(init_store(root / "mlflow.db", [EXPERIMENT])) as client:
         assert run_train(csv, SCHEMA, recipe).model_version == f"models:/{MODEL}/1"
-        promote("1", "champion", None, False, csv, SCHEMA, recipe)
+        promote(PromotionRequest("1", "champion", None, False, csv, SCHEMA, recipe))
         assert alias_version(client, MODEL) == "1"
     return Base(db=root / "mlflow.db", csv=csv, recipe=recipe, slow_recipe=slow)
 

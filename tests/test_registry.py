@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from trainer.cli import main
 from trainer.errors import TrainerError
 from trainer.pipeline import run_train
+from trainer.register import MODEL_VERSIONS_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw" / "star_grade3.csv"
@@ -106,8 +107,27 @@ def test_register_version_with_tags_card_and_load(
     assert not missing
     assert mv.tags["validation_status"] == "passed"
     assert mv.tags["candidate"] in {"linear", "hist_gradient_boosting"}
-    assert mv.description.startswith(f"# {MODEL}") and "## Candidates" in mv.description
-    assert "predicts" in client.get_registered_model(MODEL).description.lower()
+    assert mv.description.startswith(f"# {MODEL} version 1") and "## Candidates" in mv.description
+    assert "Project STAR" in mv.description.splitlines()[2]  # the schema's description of the target
+    # the card loads this very version; `champion` exists only after a promotion
+    assert f'load_model("models:/{MODEL}/1")' in mv.description
+    assert "`trainer promote`" in mv.description and f'"models:/{MODEL}@champion"' not in mv.description
+    described = client.get_registered_model(MODEL).description
+    assert described.startswith("Predicts `math3`, a student's grade-3 scaled math score (Project STAR)")
+    # linked both ways, so the UI shows the logged model as registered: the version's source names
+    # the logged model, and the logged model's mlflow.modelVersions tag names the version
+    model_id = client.get_run(mv.tags["training_run_id"]).data.tags["model_id"]
+    assert mv.source == f"models:/{model_id}"
+    links = json.loads(mlflow.get_logged_model(model_id).tags[MODEL_VERSIONS_TAG])
+    assert [(link["name"], str(link["version"])) for link in links] == [(MODEL, "1")]
+    # the model carries only the code a fitted pipeline imports
+    local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model")))
+    code = sorted(
+        p.relative_to(local / "code").as_posix()
+        for p in (local / "code").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert code == ["trainer/__init__.py", "trainer/transforms.py"]
     run = client.get_run(mv.tags["training_run_id"])
     assert {"test_r2", "best_cv_r2"} <= set(run.data.metrics)
     # mlflow.models.evaluate scored the logged artifact on the holdout: the same R² as the trained one
@@ -123,7 +143,7 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
     """A serving environment gets exact pins of the core stack, and XGBoost/CatBoost only if used."""
     from importlib import metadata
 
-    from trainer import registry
+    from trainer import environment
     from trainer.candidates import CATALOGUE
     from trainer.features import build_pipeline
     from trainer.schema import load_schema
@@ -135,11 +155,11 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
         return build_pipeline(schema, CATALOGUE[name].encoding, CATALOGUE[name].make())
 
     def names(pipeline: object) -> set[str]:
-        pins = registry.model_requirements(pipeline)
+        pins = environment.model_requirements(pipeline)
         assert all(re.fullmatch(r"[\w.-]+==[\w.]+", pin) for pin in pins), pins
         return {pin.split("==")[0] for pin in pins}
 
-    core = set(registry.MODEL_DISTRIBUTIONS)
+    core = set(environment.MODEL_DISTRIBUTIONS)
     blend = blend_pipeline([(CATALOGUE["catboost"], {}), (CATALOGUE["xgboost"], {})], schema)
     assert names(pipeline("linear")) == names(pipeline("hist_gradient_boosting")) == core
     assert names(pipeline("xgboost")) == core | {"xgboost-cpu"}
@@ -153,13 +173,27 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
             raise metadata.PackageNotFoundError(name)
         return real("xgboost-cpu") if name == "xgboost" else real(name)
 
-    monkeypatch.setattr(registry.metadata, "version", plain_xgboost)
+    monkeypatch.setattr(environment.metadata, "version", plain_xgboost)
     assert names(pipeline("xgboost")) == core | {"xgboost"}
-    monkeypatch.setattr(registry, "ESTIMATOR_DISTRIBUTIONS", {"xgboost": ("xgboost-cpu",)})
+    monkeypatch.setattr(environment, "ESTIMATOR_DISTRIBUTIONS", {"xgboost": ("xgboost-cpu",)})
     with pytest.raises(
         TrainerError, match=r"the model uses xgboost but none of \['xgboost-cpu'\] is installed"
     ):
-        registry.model_requirements(pipeline("xgboost"))
+        environment.model_requirements(pipeline("xgboost"))
+
+
+def test_card_wording_without_a_schema_description() -> None:
+    """Generic code names no dataset: without a description, the wording is neutral."""
+    import dataclasses
+
+    from trainer.card import predicts, registered_model_description
+    from trainer.config import load_schema
+
+    schema = dataclasses.replace(load_schema(SCHEMA), description="")
+    assert predicts(schema) == "predicts `math3` from the columns in schema.yaml"
+    assert registered_model_description(schema).startswith(
+        "Predicts `math3` from the columns in schema.yaml: "
+    )
 
 
 def test_promote_refuse_force_and_failed_versions(
@@ -169,10 +203,12 @@ def test_promote_refuse_force_and_failed_versions(
         write_recipe(tmp_path / "good.yaml", GOOD),
         write_recipe(tmp_path / "worse.yaml", WORSE, gates="min_cv_r2: -1.0, min_improvement: 0.0"),
     )
-    train(small_data, good)
-    train(small_data, worse)
-    args = ["--recipe", str(good), "--data", str(small_data)]
     client = MlflowClient()
+    train(small_data, good)
+    client.update_registered_model(MODEL, description="edited in the UI")
+    train(small_data, worse)
+    assert client.get_registered_model(MODEL).description == "edited in the UI"  # never overwritten
+    args = ["--recipe", str(good), "--data", str(small_data)]
 
     assert main(["promote", "--version", "1", *args]) == 0
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
@@ -214,14 +250,27 @@ def test_explain_from_registry_alone(sqlite_store: str, small_data: Path, tmp_pa
 
 
 def test_failure_after_registration_leaves_no_valid_version(
-    sqlite_store: str, small_data: Path, tmp_path: Path
+    sqlite_store: str, small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recipe = write_recipe(tmp_path / "r.yaml", GOOD)
-    with pytest.raises(TrainerError, match="injected"):
-        run_train(small_data, SCHEMA, recipe, fail_after_register=True)
+    written = {}
+
+    def fail(self: MlflowClient, name: str, version: str, description: str | None = None) -> None:
+        written.update(tags=dict(self.get_model_version(name, version).tags))
+        raise TrainerError("injected failure after registration")
+
+    with monkeypatch.context() as patch:  # the model card is the last write before `passed`
+        patch.setattr(MlflowClient, "update_model_version", fail)
+        with pytest.raises(TrainerError, match="injected"):
+            run_train(small_data, SCHEMA, recipe)
+    assert written["tags"]["validation_status"] == "pending"  # the version existed when it failed
     client = MlflowClient()
     versions = client.search_model_versions(f"name='{MODEL}'")
     assert all(v.tags.get("validation_status") != "passed" for v in versions)
+    assert versions == []  # withdrawn: deleted, and its logged model no longer names it
+    experiment = client.get_experiment_by_name("registry-test").experiment_id
+    logged = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")
+    assert logged and all(MODEL_VERSIONS_TAG not in m.tags for m in logged)
     run = client.search_runs(
         [client.get_experiment_by_name("registry-test").experiment_id],
         "tags.trainer_command = 'train'",

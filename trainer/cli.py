@@ -158,11 +158,15 @@ def _run(args: argparse.Namespace) -> int:
         if outcome.model_version:
             log.info("registered %s", outcome.model_version)
     elif args.command == "promote":
-        from trainer.registry import promote
+        from trainer.promote import PromotionRequest, promote
 
-        promote(args.version, args.alias, args.name, args.force, args.data, args.schema, args.recipe)
+        promote(
+            PromotionRequest(
+                args.version, args.alias, args.name, args.force, args.data, args.schema, args.recipe
+            )
+        )
     elif args.command == "explain":
-        from trainer.registry import explain
+        from trainer.audit import explain
 
         print(explain(args.model_uri, as_json=args.json))
     elif args.command == "reproduce":

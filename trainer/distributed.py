@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainer.environment import ESTIMATOR_DISTRIBUTIONS
 from trainer.errors import TrainerError, one_line
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,8 @@ DEFAULT_TIMEOUT_S = 10.0
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Libraries whose version changes what a fit computes: distribution names, first installed wins.
 FIT_LIBRARIES: dict[str, tuple[str, ...]] = {
-    "scikit-learn": ("scikit-learn",),
-    "numpy": ("numpy",),
-    "pandas": ("pandas",),
-    "scipy": ("scipy",),
-    "joblib": ("joblib",),
-    "xgboost": ("xgboost-cpu", "xgboost"),
-    "catboost": ("catboost",),
+    **{name: (name,) for name in ("scikit-learn", "numpy", "pandas", "scipy", "joblib")},
+    **ESTIMATOR_DISTRIBUTIONS,
 }
 
 _state: dict[str, Any] = {"client": None, "config": None, "address": None}

@@ -198,8 +198,9 @@ def registered(
 ) -> str:
     """Log, prove and register the winner (all or nothing); returns `models:/NAME/VERSION`."""
     from trainer import register
+    from trainer.context import TrainingContext
 
-    context = register.TrainingContext(
+    context = TrainingContext(
         schema=prepared.schema,
         recipe=recipe,
         contract=prepared.contract,

@@ -6,28 +6,38 @@ import logging
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trainer.config import file_digest
+from trainer.audit import git_state, resolve_version, training_run_id
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError
+from trainer.files import file_digest
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger(__name__)
 
 METRIC_TAGS = ("cv_r2", "cv_r2_std", "test_r2", "test_rmse", "test_mae")
 
 
-def _recorded_inputs(mv: Any) -> dict[str, Any]:
+def _recorded_inputs(mv: ModelVersion) -> dict[str, Any]:
     """Paths and digests the version recorded (tags on the version, params on its run)."""
     from mlflow import MlflowClient
 
-    client = MlflowClient()
-    run = client.get_run(mv.tags.get("training_run_id") or mv.run_id)
+    run = MlflowClient().get_run(training_run_id(mv))
     params = run.data.params
+    missing = [k for k in ("schema_path", "recipe_path") if k not in params] + (
+        [] if "data_path" in mv.tags else ["data_path"]
+    )
+    if missing:
+        raise ConfigError(
+            f"cannot reproduce version {mv.version} of '{mv.name}': it did not record {missing}"
+        )
     return {
         "run_id": run.info.run_id,
         "data_path": Path(mv.tags["data_path"]),
-        "schema_path": Path(params.get("schema_path", "data/schema.yaml")),
-        "recipe_path": Path(params.get("recipe_path", "train.yaml")),
+        "schema_path": Path(params["schema_path"]),
+        "recipe_path": Path(params["recipe_path"]),
         "digests": {
             k: mv.tags.get(k) for k in ("data_digest", "schema_digest", "suite_digest", "recipe_digest")
         },
@@ -44,7 +54,7 @@ def _download_recipe(run_id: str, recipe_name: str, into: Path) -> Path:
 
 def check_digests(recorded: dict[str, Any], recipe_path: Path) -> None:
     """Refuse when today's inputs are not the ones the version was trained from, saying which."""
-    from trainer.config import load_schema
+    from trainer.schema import load_schema
 
     for label, path in (("data", recorded["data_path"]), ("schema", recorded["schema_path"])):
         if not path.is_file():
@@ -94,7 +104,6 @@ def reproduce(uri: str) -> int:
     """Re-train from the version's record into a new run (unregistered) and report the match."""
     from trainer import tracking
     from trainer.pipeline import run_train
-    from trainer.registry import git_state, resolve_version
 
     tracking.quiet_libraries()
     tracking.check_tracking_store()

@@ -1,0 +1,203 @@
+"""The audit trail of a registered version: URIs, lookups, code state, and `trainer explain`."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from trainer import tracking
+from trainer.errors import ConfigError
+from trainer.report import markdown_table
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# `pending` while a version is being registered, `passed` once complete, `failed` when withdrawn:
+# only a `passed` version may ever be promoted
+VALIDATION_TAG = "validation_status"
+PROMOTION_STATE = "promotion_state"  # pending while an alias moves, complete once it has
+DIGEST_TAGS = ("data_digest", "schema_digest", "suite_digest", "recipe_digest", "feature_digest")
+METRIC_TAGS = ("cv_r2", "cv_r2_std", "baseline_cv_r2", "test_r2", "test_rmse", "test_mae")
+BOARD_COLUMNS = ["rank", "candidate", "cv_r2_mean", "cv_r2_std", "status"]
+
+
+def git_state(root: Path = PROJECT_ROOT) -> tuple[str, bool]:
+    """(commit, dirty) of the project tree; ("unknown", True) outside a git checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", True
+    return commit, bool(status)
+
+
+def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    """A registered version, or a ConfigError naming it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        raise ConfigError(f"model version {version} of '{name}' not found in the registry")
+
+
+def alias_holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version `alias` points at, if any."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """`models:/NAME/N` -> (NAME, N, None); `models:/NAME@alias` -> (NAME, None, alias)."""
+    if not uri.startswith("models:/"):
+        raise ConfigError(f"not a model URI: {uri!r} (expected models:/NAME/N or models:/NAME@alias)")
+    rest = uri.removeprefix("models:/")
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        if name and alias:
+            return name, None, alias
+    else:
+        name, _, version = rest.rpartition("/")
+        if name and version.isdigit():
+            return name, version, None
+    raise ConfigError(f"not a model URI: {uri!r} (expected models:/NAME/N or models:/NAME@alias)")
+
+
+def resolve_version(uri: str) -> ModelVersion:
+    """The registered model version a URI names."""
+    from mlflow import MlflowClient
+
+    name, version, alias = parse_model_uri(uri)
+    client = MlflowClient()
+    if version is not None:
+        return get_version(client, name, version)
+    holder = alias_holder(client, name, str(alias))
+    if holder is None:
+        raise ConfigError(f"no version of '{name}' holds alias '{alias}'")
+    return holder
+
+
+def _run_artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = client.download_artifacts(run_id, path, tmp)
+            return Path(local).read_text()
+    except Exception:  # noqa: BLE001 - an absent artifact is reported as missing
+        return None
+
+
+def training_run_id(mv: ModelVersion) -> str:
+    """The run that trained a version; a version registered some other way has none to audit."""
+    run_id = mv.tags.get("training_run_id") or mv.run_id
+    if not run_id:
+        raise ConfigError(
+            f"version {mv.version} of '{mv.name}' was not registered by the trainer: it names no training run"
+        )
+    return str(run_id)
+
+
+def _version_record(tags: dict[str, str]) -> dict[str, Any]:
+    """What the version's own tags say: digests, winner, metrics, code, promotion."""
+    return {
+        "digests": {k: tags.get(k) for k in DIGEST_TAGS},
+        "winner": {"candidate": tags.get("candidate"), "params": json.loads(tags.get("best_params", "{}"))},
+        "metrics": {k: tags.get(k) for k in METRIC_TAGS},
+        "code": {"git_commit": tags.get("git_commit"), "git_dirty": tags.get("git_dirty")},
+        "serialization": tags.get("serialization"),
+        "promotion": {k: v for k, v in tags.items() if k.startswith("promot")},
+    }
+
+
+def explain_record(uri: str) -> dict[str, Any]:
+    """How a version was trained, gathered from the tracking server and registry only."""
+    from mlflow import MlflowClient
+
+    tracking.quiet_libraries()
+    tracking.check_tracking_store()
+    client = MlflowClient()
+    mv = resolve_version(uri)
+    tags = dict(mv.tags)
+    run_id = training_run_id(mv)
+    run = client.get_run(run_id)
+    params, run_tags, metrics = run.data.params, run.data.tags, run.data.metrics
+    board_csv = _run_artifact_text(client, run_id, "leaderboard/leaderboard.csv")
+    env_json = _run_artifact_text(client, run_id, "environment.json")
+    record = {
+        "model": f"models:/{mv.name}/{mv.version}",
+        "aliases": list(mv.aliases or []),
+        "validation_status": tags.get(VALIDATION_TAG),
+        "training_run_id": run_id,
+        "trained_at": datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(timespec="seconds"),
+        "data": {
+            "path": params.get("data_path"),
+            "digest": tags.get("data_digest"),
+            "rows": params.get("data_rows"),
+        },
+        "contract": {
+            "status": run_tags.get("contract_status"),
+            "expectations": metrics.get("contract_expectations"),
+            "failed": metrics.get("contract_failed"),
+            "report": _run_artifact_text(client, run_id, "contract/report.md"),
+        },
+        "split": {
+            "train_rows": params.get("train_rows"),
+            "test_rows": params.get("test_rows"),
+            "seed": params.get("split.random_state", params.get("split_seed")),
+        },
+        "leaderboard": pd.read_csv(io.StringIO(board_csv)).to_dict(orient="records") if board_csv else None,
+        "dependencies": json.loads(env_json) if env_json else None,
+    }
+    return {**record, **_version_record(tags)}
+
+
+def _count(value: float | None) -> str:
+    return "?" if value is None else str(int(value))
+
+
+def explain(uri: str, as_json: bool = False) -> str:
+    """`trainer explain`: the record as readable text, or JSON."""
+    record = explain_record(uri)
+    if as_json:
+        return json.dumps(record, indent=2, sort_keys=True, default=str)
+    lines = [
+        f"{record['model']}  aliases: {', '.join(record['aliases']) or 'none'}  "
+        f"validation: {record['validation_status']}",
+        f"trained: {record['trained_at']} in run {record['training_run_id']}",
+        f"data: {record['data']['path']} ({record['data']['rows']} rows) sha256 {record['data']['digest']}",
+        f"contract: {record['contract']['status']} "
+        f"({_count(record['contract']['failed'])} of {_count(record['contract']['expectations'])} "
+        "expectations failed)",
+        "digests: " + ", ".join(f"{k}={str(v)[:16]}" for k, v in record["digests"].items()),
+        f"winner: {record['winner']['candidate']} {json.dumps(record['winner']['params'], sort_keys=True)}",
+        "metrics: " + ", ".join(f"{k}={v}" for k, v in record["metrics"].items()),
+        f"split: {record['split']}",
+        f"code: commit {record['code']['git_commit']} (dirty: {record['code']['git_dirty']}); "
+        f"serialized with {record['serialization']}",
+        "dependencies: " + ", ".join(f"{k}=={v}" for k, v in (record["dependencies"] or {}).items()),
+        "promotion: " + (", ".join(f"{k}={v}" for k, v in record["promotion"].items()) or "never promoted"),
+    ]
+    if record["leaderboard"]:
+        lines += ["leaderboard:", markdown_table(pd.DataFrame(record["leaderboard"])[BOARD_COLUMNS])]
+    return "\n".join(lines)

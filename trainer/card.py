@@ -1,0 +1,110 @@
+"""The text a registered model shows: each version's model card and the model's description."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trainer.report import markdown_table
+
+if TYPE_CHECKING:
+    from trainer.context import TrainingContext
+    from trainer.schema import Schema
+
+BOARD_COLUMNS = ["rank", "candidate", "cv_r2_mean", "cv_r2_std", "status"]
+
+
+def predicts(schema: Schema) -> str:
+    """What the model predicts: the schema's own description of the target, or neutral words."""
+    source = f"from the columns in {Path(schema.path).name}"
+    if schema.description:
+        return f"predicts `{schema.target}`, {schema.description}, {source}"
+    return f"predicts `{schema.target}` {source}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def registered_model_description(schema: Schema) -> str:
+    """The registered model's description, written once when the registered model is created."""
+    return (
+        f"{_sentence(predicts(schema))}: {', '.join(schema.feature_columns)}. Every version was "
+        "trained behind the data contract and quality gates; its description is its model card."
+    )
+
+
+def model_card(ctx: TrainingContext, serialization: str, name: str, version: str) -> str:
+    """The version description: data, features, candidates, choice, metrics, gates, loading."""
+    return "\n".join(
+        [
+            f"# {name} version {version}: predicts `{ctx.schema.target}`",
+            "",
+            f"{_sentence(predicts(ctx.schema))}.",
+            "",
+            _data_section(ctx),
+            _features_section(ctx.schema, ctx.feature_digest),
+            _choice_section(ctx),
+            _loading_section(name, version, serialization),
+        ]
+    )
+
+
+def _data_section(ctx: TrainingContext) -> str:
+    r = ctx.recipe
+    return f"""## Data
+- source: `{ctx.contract.data_path}`, sha256 `{ctx.contract.data_digest}`
+- rows: {len(ctx.contract.frame)} (train {len(ctx.split.X_train)}, holdout {len(ctx.split.X_test)}; \
+test_size {r.split.test_size}, seed {r.split.random_state}, grouped by {r.split.group_by or "nothing"})
+- contract: {ctx.contract.summary()}; suite sha256 `{ctx.contract.suite_digest}`
+"""
+
+
+def _features_section(schema: Schema, feature_digest: str) -> str:
+    roles = schema.roles()
+    derived = (
+        ", ".join(f"{d['name']} (from `{d['source']}`, {d['kind']})" for d in roles["derived"]) or "none"
+    )
+    return f"""## Features (schema sha256 `{schema.digest}`)
+- numerical: {", ".join(roles["numerical"])}
+- categorical: {", ".join(roles["categorical"])}
+- derived: {derived}
+- never used: identifiers {roles["identifiers"]}, leakage {roles["leakage"]}, ignored {roles["ignore"]}
+- feature digest: `{feature_digest}`
+"""
+
+
+def _choice_section(ctx: TrainingContext) -> str:
+    r, w, baseline = ctx.recipe, ctx.selection.winner, ctx.selection.baseline
+    m = ctx.test_metrics
+    return f"""## Candidates ({r.cv.folds}-fold CV R², recipe sha256 `{r.digest}`)
+{markdown_table(ctx.selection.leaderboard[BOARD_COLUMNS])}
+## Chosen model
+- candidate: **{w.name}**, parameters `{json.dumps(w.best_params, sort_keys=True, default=str)}`
+- CV R² {w.cv_r2_mean:.4f} ± {w.cv_r2_std:.4f}; baseline `{baseline.name}` {baseline.cv_r2_mean:.4f}
+- holdout: R² {m["test_r2"]:.4f}, RMSE {m["test_rmse"]:.3f}, MAE {m["test_mae"]:.3f}
+
+## Gates
+- min_cv_r2 {r.gates.min_cv_r2}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement}: passed
+"""
+
+
+def _loading_section(name: str, version: str, serialization: str) -> str:
+    pickle_note = (
+        "Serialized with **skops**; the trusted types are declared explicitly at logging time "
+        "(CatBoost/XGBoost boosters inside are restored through their own pickle state)."
+        if serialization == "skops"
+        else "Serialized with **cloudpickle**: only load it from a registry you trust."
+    )
+    return f"""## Loading
+```python
+import mlflow
+model = mlflow.sklearn.load_model("models:/{name}/{version}")
+model.predict(raw_rows)  # a DataFrame with the raw input columns
+```
+After `trainer promote` has moved the `champion` alias, `models:/{name}@champion` loads whichever
+version holds it.
+
+{pickle_note}
+"""

@@ -1,0 +1,105 @@
+"""A model's runtime environment: pinned distributions, shipped code and serialization format."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trainer.errors import TrainerError
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# the only trainer module a fitted pipeline references (see trainer/transforms.py)
+MODEL_CODE = "transforms.py"
+MODEL_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "joblib", "skops", "cloudpickle")
+# The optional estimator libraries: a model needs one only when its pipeline holds an estimator from
+# it. Library -> the distributions that provide it, first installed wins (xgboost-cpu is xgboost
+# without NCCL). trainer.distributed checks Dask workers against the same list.
+ESTIMATOR_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "xgboost": ("xgboost-cpu", "xgboost"),
+    "catboost": ("catboost",),
+}
+AUDIT_DISTRIBUTIONS = (
+    *MODEL_DISTRIBUTIONS,
+    *(name for names in ESTIMATOR_DISTRIBUTIONS.values() for name in names),
+    "great-expectations",
+    "PyYAML",
+)
+TRUSTED_TYPE_PREFIXES = (
+    "trainer.transforms.",
+    "numpy.",
+    "sklearn.",
+    *(f"{library}." for library in ESTIMATOR_DISTRIBUTIONS),
+)
+
+
+def distribution_versions(names: tuple[str, ...] = AUDIT_DISTRIBUTIONS) -> dict[str, str]:
+    """Installed versions of the libraries a model depends on."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def libraries_in(pipeline: BaseEstimator) -> set[str]:
+    """Top-level library of every estimator in a pipeline (an adapter names the library it wraps)."""
+    return {
+        getattr(obj, "wrapped_library", type(obj).__module__.split(".")[0])
+        for obj in (pipeline, *pipeline.get_params(deep=True).values())
+        if hasattr(obj, "fit")
+    }
+
+
+def model_requirements(pipeline: Pipeline) -> list[str]:
+    """Exact pins of what loading this model needs: the core stack, plus XGBoost/CatBoost if used."""
+    used = libraries_in(pipeline) & ESTIMATOR_DISTRIBUTIONS.keys()
+    pins = distribution_versions(MODEL_DISTRIBUTIONS)
+    for library in sorted(used):
+        found = distribution_versions(ESTIMATOR_DISTRIBUTIONS[library])
+        if not found:
+            raise TrainerError(
+                f"the model uses {library} but none of {list(ESTIMATOR_DISTRIBUTIONS[library])} is installed"
+            )
+        name = next(iter(found))
+        pins[name] = found[name]
+    return [f"{name}=={version}" for name, version in pins.items()]
+
+
+def model_code(directory: Path) -> Path:
+    """A `trainer` package in `directory` holding only what a fitted pipeline imports.
+
+    Passed as the model's code path, so `trainer.transforms` imports where the model is loaded
+    without shipping (or needing) the rest of the trainer.
+    """
+    package = Path(directory) / PACKAGE_DIR.name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    shutil.copyfile(PACKAGE_DIR / MODEL_CODE, package / MODEL_CODE)
+    return package
+
+
+def choose_serialization(pipeline: Pipeline) -> tuple[str, list[str] | None]:
+    """skops with an explicit, audited trusted-type list; cloudpickle only if skops cannot."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(data=sio.dumps(pipeline))
+    except Exception as exc:  # noqa: BLE001 - skops cannot represent it: fall back, recorded
+        log.warning("skops cannot serialize this pipeline (%s); falling back to cloudpickle", exc)
+        return "cloudpickle", None
+    unexpected = [t for t in untrusted if not t.startswith(TRUSTED_TYPE_PREFIXES)]
+    if unexpected:
+        log.warning("pipeline holds types outside the trusted list %s; using cloudpickle", unexpected)
+        return "cloudpickle", None
+    return "skops", untrusted
