@@ -51,6 +51,8 @@ def write_recipe(path: Path, candidates: str, gates: str = "min_cv_r2: 0.3, min_
             f"""\
             experiment: registry-test
             registered_model: {MODEL}
+            data: {RAW}
+            schema: {SCHEMA}
             cv: {{folds: 3}}
             n_jobs: 1
             gates: {{{gates}}}
@@ -187,7 +189,7 @@ def test_card_wording_without_a_schema_description() -> None:
     import dataclasses
 
     from trainer.card import predicts, registered_model_description
-    from trainer.config import load_schema
+    from trainer.schema import load_schema
 
     schema = dataclasses.replace(load_schema(SCHEMA), description="")
     assert predicts(schema) == "predicts `math3` from the columns in schema.yaml"
