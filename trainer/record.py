@@ -110,7 +110,8 @@ class _RunFrame:
 
 
 def candidate(result: CandidateResult, parent: Run) -> str:
-    """One child run for the candidate (its real search start and end), one grandchild per grid point."""
+    """One child run for the candidate (its real search start and end), one grandchild per grid point
+    when the grid has more than one."""
     start = int(result.started_at * 1000)
     frame = _RunFrame(
         MlflowClient(),
@@ -132,8 +133,9 @@ def candidate(result: CandidateResult, parent: Run) -> str:
         tags=[RunTag("best_params", param_label(result.best_params))],
     )
     frame.client.log_text(cid, result.cv_results.to_csv(index=False), "cv_results.csv")
-    for row in result.cv_results.to_dict(orient="records"):
-        _grid_point(frame, row, result.name, cid)
+    if result.grid_size > 1:  # a one-point grid's only point is the candidate run itself
+        for row in result.cv_results.to_dict(orient="records"):
+            _grid_point(frame, row, result.name, cid)
     frame.close(cid)
     return cid
 

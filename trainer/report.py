@@ -39,12 +39,28 @@ def leaderboard_plot(board: pd.DataFrame, path: Path) -> Path:
     ax.barh(ordered["candidate"], ordered["cv_r2_mean"], xerr=ordered["cv_r2_std"], color=colors, capsize=3)
     ax.set_xlabel("cross-validated R² (mean ± std)")
     ax.set_title("Candidates by CV R² (green: selected, grey: baseline/rejected)")
-    ax.set_xlim(left=min(0.0, float(ordered["cv_r2_mean"].min()) - 0.05))
+    left, right = zoomed_limits(ordered)
+    ax.set_xlim(left, right)
+    for y, (value, std) in enumerate(zip(ordered["cv_r2_mean"], ordered["cv_r2_std"], strict=True)):
+        # the value beside every bar, also for a bar that ends off the left edge
+        ax.text(max(float(value + std), left), y, f"  {value:.4f}", va="center", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def zoomed_limits(board: pd.DataFrame) -> tuple[float, float]:
+    """x-axis limits that show the differences between the serious candidates: the baseline (and
+    anything far below the pack) may fall off the left edge, its value stays in the table."""
+    low = board["cv_r2_mean"] - board["cv_r2_std"]
+    high = board["cv_r2_mean"] + board["cv_r2_std"]
+    serious = low[board["status"] != "baseline"]
+    left = float((serious if len(serious) else low).min())
+    right = float(high.max())
+    pad = max(0.02, 0.1 * (right - left))
+    return left - pad, right + pad
 
 
 def prediction_plots(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> Path:
