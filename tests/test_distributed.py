@@ -14,7 +14,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-from conftest import RAW_CSV, SCHEMA, sha256
+from helpers import RAW_CSV, SCHEMA, sha256
 
 from trainer import distributed
 from trainer.cli import main
@@ -82,6 +82,7 @@ def _record(run: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.system
 def test_dask_run_matches_the_local_run_exactly(
     sqlite_store: str,
     sample_csv: Path,
@@ -110,6 +111,7 @@ def test_dask_run_matches_the_local_run_exactly(
     assert sha256(RAW_CSV) == raw_before
 
 
+@pytest.mark.system
 def test_stop_dask_restores_the_local_backend(cluster: Any) -> None:
     from joblib.parallel import get_active_backend
 
@@ -120,6 +122,7 @@ def test_stop_dask_restores_the_local_backend(cluster: Any) -> None:
     assert distributed.active_scheduler() is None
 
 
+@pytest.mark.system
 def test_unreachable_scheduler_exits_1_fast_with_one_line_and_no_runs(
     sqlite_store: str,
     sample_csv: Path,
@@ -139,6 +142,7 @@ def test_unreachable_scheduler_exits_1_fast_with_one_line_and_no_runs(
     assert distributed.active_scheduler() is None
 
 
+@pytest.mark.system
 def test_scheduler_from_the_environment(
     sqlite_store: str,
     sample_csv: Path,
@@ -151,6 +155,7 @@ def test_scheduler_from_the_environment(
     assert all_runs() == []
 
 
+@pytest.mark.system
 def test_a_port_that_is_not_a_dask_scheduler_fails_within_the_timeout() -> None:
     """An HTTP server (e.g. the MLflow port by mistake) must not hang the trainer forever."""
     import socket
@@ -188,6 +193,7 @@ class FakeClient:
             self.uploaded.append(sorted(zf.namelist()))
 
 
+@pytest.mark.unit
 def test_workers_with_other_library_versions_are_refused() -> None:
     local = distributed.local_environment()
     other = {**local, "versions": {**local["versions"], "scikit-learn": "0.0.1"}}
@@ -195,12 +201,14 @@ def test_workers_with_other_library_versions_are_refused() -> None:
         distributed.check_workers(FakeClient([local, other]), local)
 
 
+@pytest.mark.unit
 def test_workers_with_another_trainer_checkout_are_refused() -> None:
     local = distributed.local_environment()
     with pytest.raises(TrainerError, match="imports a different trainer"):
         distributed.check_workers(FakeClient([{**local, "trainer_digest": "f" * 64}]), local)
 
 
+@pytest.mark.unit
 def test_workers_without_trainer_get_this_checkout_uploaded() -> None:
     local = distributed.local_environment()
     client = FakeClient([{**local, "trainer_digest": None}], after_upload=[local])
@@ -209,6 +217,7 @@ def test_workers_without_trainer_get_this_checkout_uploaded() -> None:
     assert {"trainer/__init__.py", "trainer/distributed.py", "trainer/search.py"} <= set(client.uploaded[0])
 
 
+@pytest.mark.system
 def test_package_zip_is_importable_and_has_the_same_digest(tmp_path: Path) -> None:
     local = distributed.local_environment()
     archive = distributed.package_zip(tmp_path, local["trainer_digest"])

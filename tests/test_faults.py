@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _reliability import (
+from helpers import (
     PYTHON,
     RAW_CSV,
     ROOT,
@@ -29,6 +28,7 @@ from _reliability import (
     reap,
     run_trainer,
     sha256,
+    sqlite_uri,
     start,
     start_trainer,
     train_runs,
@@ -140,8 +140,7 @@ class Store:
 
 @pytest.fixture
 def store(base: Base, tmp_path: Path) -> Iterator[Store]:
-    shutil.copy(base.db, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = init_store(tmp_path / "mlflow.db", [EXPERIMENT], template=base.db)
     yield Store(uri, MlflowClient(tracking_uri=uri))
     assert sha256(RAW_CSV) == RAW_DIGEST
 
@@ -200,6 +199,7 @@ def assert_next_training_succeeds(store: Store, base: Base) -> None:
 # ---- (a) SIGKILL: nothing can be recorded, so nothing may look valid ---------------------------
 
 
+@pytest.mark.system
 def test_sigkill_during_search(store: Store, base: Base, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     proc = start_trainer(train_args(base, base.slow_recipe), store.uri, log)
@@ -215,6 +215,7 @@ def test_sigkill_during_search(store: Store, base: Base, tmp_path: Path) -> None
     assert_next_training_succeeds(store, base)
 
 
+@pytest.mark.system
 def test_sigkill_after_selection_before_version(store: Store, base: Base, tmp_path: Path) -> None:
     """Killed right after the "selected" line: logging the model, no version yet (or pending)."""
     log = tmp_path / "stderr.txt"
@@ -227,6 +228,7 @@ def test_sigkill_after_selection_before_version(store: Store, base: Base, tmp_pa
     assert all(v.tags.get("validation_status") != "passed" for v in versions(store.client, MODEL)[1:])
 
 
+@pytest.mark.system
 def test_sigkill_while_version_is_pending(store: Store, base: Base, tmp_path: Path) -> None:
     """Killed between create_model_version (pending) and validation_status=passed."""
     log = tmp_path / "stderr.txt"
@@ -257,6 +259,7 @@ def test_sigkill_while_version_is_pending(store: Store, base: Base, tmp_path: Pa
 # ---- (b) SIGTERM -> 143 + FAILED, SIGINT -> 130 + KILLED -------------------------------------
 
 
+@pytest.mark.system
 def test_sigterm_during_search(store: Store, base: Base, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     proc = start_trainer(train_args(base, base.slow_recipe), store.uri, log)
@@ -275,6 +278,7 @@ def test_sigterm_during_search(store: Store, base: Base, tmp_path: Path) -> None
     assert seconds < 10, f"took {seconds:.1f} s to unwind"  # no re-fitting after the signal
 
 
+@pytest.mark.system
 @pytest.mark.parametrize(
     "stall",
     [
@@ -314,6 +318,7 @@ def test_sigterm_during_registration_withdraws_the_version(
     assert errors[-1] == "terminated by SIGTERM"
 
 
+@pytest.mark.system
 def test_sigint_during_search_marks_the_run_killed(store: Store, base: Base, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     proc = start_trainer(train_args(base, base.slow_recipe), store.uri, log)
@@ -333,13 +338,14 @@ def test_sigint_during_search_marks_the_run_killed(store: Store, base: Base, tmp
 # ---- (c) concurrency --------------------------------------------------------------------------
 
 
+@pytest.mark.system
 def test_two_trainings_at_once_on_a_fresh_store(base: Base, tmp_path: Path) -> None:
     """No database yet: both processes initialise it, train, and register distinct versions.
 
     The working directory is tmp_path: a store created from scratch puts its artifacts under
     ./mlruns of the working directory, which must not be the project.
     """
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = sqlite_uri(tmp_path / "mlflow.db")  # deliberately not initialised
     logs = [tmp_path / f"stderr-{i}.txt" for i in (1, 2)]
     procs = [start_trainer(train_args(base), uri, log, cwd=tmp_path) for log in logs]
     codes = [p.wait(300) for p in procs]
@@ -357,6 +363,7 @@ def test_two_trainings_at_once_on_a_fresh_store(base: Base, tmp_path: Path) -> N
     assert not (ROOT / "mlruns" / "faults").exists()
 
 
+@pytest.mark.system
 def test_two_promotions_at_once_leave_one_valid_holder(base: Base, tmp_path: Path) -> None:
     from trainer.pipeline import run_train
 
@@ -405,6 +412,7 @@ def assert_fails_fast(done: subprocess.CompletedProcess[str], seconds: float, pa
     return errors[0]
 
 
+@pytest.mark.system
 def test_unavailable_http_store(base: Base) -> None:
     t0 = time.monotonic()
     done = run_trainer(
@@ -426,13 +434,13 @@ def _immutable(paths: list[Path], on: bool) -> bool:
         return False
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("how", ["chmod", "immutable", "sqlite-ro-uri"])
 def test_read_only_sqlite_store(how: str, base: Base, tmp_path: Path) -> None:
     folder = tmp_path / "store"
     folder.mkdir()
     db = folder / "mlflow.db"
-    shutil.copy(base.db, db)
-    uri = f"sqlite:///{db}"
+    uri = init_store(db, [EXPERIMENT], template=base.db)
     restore: list[Path] = []
     if how == "chmod":
         db.chmod(0o444)
@@ -460,9 +468,10 @@ def test_read_only_sqlite_store(how: str, base: Base, tmp_path: Path) -> None:
     assert sha256(db) == before
 
 
+@pytest.mark.system
 def test_read_only_sqlite_store_message_names_the_cause(base: Base, tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
-    shutil.copy(base.db, db)
+    init_store(db, [EXPERIMENT], template=base.db)
     done = run_trainer(train_args(base), f"sqlite:///file:{db}?mode=ro&uri=true", timeout=120)
     assert done.returncode == 1
     [line] = trainer_lines(done.stderr)
@@ -475,6 +484,7 @@ def test_read_only_sqlite_store_message_names_the_cause(base: Base, tmp_path: Pa
 SECRET = "s3cret-canary-7f3a"
 
 
+@pytest.mark.system
 def test_password_in_tracking_uri_is_redacted(base: Base) -> None:
     done = run_trainer(
         train_args(base),
@@ -489,6 +499,7 @@ def test_password_in_tracking_uri_is_redacted(base: Base) -> None:
     assert SECRET not in done.stderr and SECRET not in done.stdout
 
 
+@pytest.mark.unit
 def test_redact_uri_in_process(caplog: pytest.LogCaptureFixture) -> None:
     from trainer.tracking import redact_uri
 
@@ -501,6 +512,7 @@ def test_redact_uri_in_process(caplog: pytest.LogCaptureFixture) -> None:
     assert redact_uri("a http://u:one@h/ and http://v:two@k/") == "a http://u:***@h/ and http://v:***@k/"
 
 
+@pytest.mark.system
 def test_successful_run_records_no_secrets(store: Store, base: Base) -> None:
     """Credentials in the environment never end up in params, tags, descriptions or text artifacts."""
     secrets = {
@@ -532,6 +544,7 @@ def test_successful_run_records_no_secrets(store: Store, base: Base) -> None:
     assert texts and not [t for t in texts if SECRET in t]
 
 
+@pytest.mark.unit
 def test_package_reads_yaml_safely_and_never_evals() -> None:
     sources = {p: p.read_text() for p in (ROOT / "trainer").rglob("*.py")}
     unsafe = re.compile(r"yaml\.(unsafe_)?load\(|yaml\.load_all\(|\beval\(|\bexec\(|pickle\.loads?\(")

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SCHEMA
+from helpers import SCHEMA
 from sklearn.linear_model import Ridge
 
 from trainer.config import Recipe, Schema, load_recipe, load_schema
 from trainer.features import build_pipeline, build_preprocessor, summarize_features
 from trainer.pipeline import Split, canonical_order, split_data
 from trainer.transforms import year_quarter_to_number
+
+pytestmark = pytest.mark.unit
 
 FORBIDDEN = ("student_id", "school_id", "read3", "math3")
 

@@ -13,6 +13,8 @@ from trainer import contract
 from trainer.config import Schema, load_schema
 from trainer.synthetic import generate, main
 
+pytestmark = pytest.mark.unit
+
 ROWS = 10_000
 
 
