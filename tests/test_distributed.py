@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +130,13 @@ def test_unreachable_scheduler_exits_1_fast_with_one_line_and_no_runs(
     all_runs: Callable[..., list[Any]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    started = time.perf_counter()
     assert train(sample_csv, dask_recipe, "--dask-scheduler", "tcp://127.0.0.1:1") == EXIT_ERROR
-    assert time.perf_counter() - started < 5
 
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
-    assert errors[0].startswith("dask scheduler tcp://127.0.0.1:1 is unreachable: ")
+    # fast: the refused port was seen by the first plain connect (its errno), not after dask's own
+    # connect had retried it until its timeout
+    assert errors[0] == "dask scheduler tcp://127.0.0.1:1 is unreachable: Connection refused"
     assert "\n" not in errors[0]
     assert all_runs() == []  # failed before the parent run, so no child runs either
     assert distributed.active_scheduler() is None
@@ -168,10 +168,12 @@ def test_a_port_that_is_not_a_dask_scheduler_fails_within_the_timeout() -> None:
     threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
     address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
     try:
-        started = time.perf_counter()
+        # the message proves the handshake timeout fired; result()'s timeout is only a hang guard
+        pool = ThreadPoolExecutor(1)
+        attempt = pool.submit(distributed.use_dask, address, timeout=1.0)
         with pytest.raises(TrainerError, match=r"is unreachable: no Dask handshake within 1 s"):
-            distributed.use_dask(address, timeout=1.0)
-        assert time.perf_counter() - started < 5
+            attempt.result(timeout=120)
+        pool.shutdown(wait=False)
     finally:
         for conn in accepted:
             conn.close()
