@@ -33,6 +33,7 @@ from helpers import (  # noqa: E402 - re-exported for modules that import them f
     SUITE,
     init_store,
     sha256,
+    sqlite_uri,
     using_store,
     write_recipe,
 )
@@ -91,7 +92,7 @@ def _project_root_logging_and_signals(
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, fully migrated MLflow SQLite database, copied per test (migrations are slow)."""
     path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
+    mlflow.MlflowClient(tracking_uri=sqlite_uri(path)).search_experiments(max_results=1)
     return path
 
 

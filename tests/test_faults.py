@@ -109,7 +109,8 @@ sqlalchemy.orm.Session.merge = _stalled
 )
 
 # a promotion that waits after reading the alias holder: two of them started together would both read
-# "no holder" and both move the alias, unless promotions are serialised
+# "no holder" and both move the alias, unless promotions are serialised. The wait only widens the
+# race window: a slow machine can make the test miss a missing lock, never fail a working one.
 STALL_AFTER_HOLDER_READ = (
     """
 import sys, time

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ROOT, SCHEMA, init_store, sha256, using_store
+from helpers import ROOT, SCHEMA, init_store, sha256, using_store, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -190,13 +189,10 @@ def team_server() -> Iterator[TeamServer]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"deploy/server.sh did not come up:\n{(state / 'server.out').read_text()[-4000:]}"
-                )
-            time.sleep(0.5)
+        # the event is /health answering; 180 s is a hang guard
+        wait_for(lambda: _healthy(url) or proc.poll() is not None, 180, interval=0.5, what="deploy/server.sh")
+        if not _healthy(url):
+            pytest.fail(f"deploy/server.sh did not come up:\n{(state / 'server.out').read_text()[-4000:]}")
         yield TeamServer(url, state, pg_port)
     finally:
         _stop(proc, state)
