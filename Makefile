@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXPERIMENT ?= student-math-score
 
-.PHONY: venv train validate test lint bench server clean
+.PHONY: venv train validate test test-fast lint bench server clean
 
 venv: $(VENV)/.installed
 
@@ -20,8 +20,13 @@ train: venv
 validate: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . -e validate --env-manager local --experiment-name $(EXPERIMENT)
 
+# Every layer (unit, integration, system; see tests/conftest.py), and the 15 slowest tests.
 test: venv
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
+
+# The unit layer alone (no tracking store, no subprocess): well under a minute.
+test-fast: venv
+	$(BIN)/pytest -q -m unit
 
 lint: venv
 	$(BIN)/ruff check trainer tests bench

@@ -1,12 +1,18 @@
-"""Shared fixtures: isolated MLflow stores, the raw data, and small schema / recipe copies."""
+"""The fixtures (the only ones): isolated MLflow stores, the raw data, small schema / recipe copies,
+and the layer check. The plain functions they are built on are in helpers.py.
+
+Layers (exactly one marker per test, checked at collection):
+  unit         no tracking store, no subprocess
+  integration  a temporary tracking store, in-process
+  system       `mlflow run`, subprocesses, signals, Dask, PostgreSQL
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import shutil
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +21,56 @@ import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-RAW_CSV = ROOT / "data" / "raw" / "star_grade3.csv"
-SCHEMA = ROOT / "data" / "schema.yaml"
-SUITE = ROOT / "expectations" / "star_grade3.json"
-DEFAULT_RECIPE = ROOT / "train.yaml"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import helpers` from any rootdir
+
+from helpers import (
+    DEFAULT_RECIPE,
+    EXPERIMENTS,
+    RAW_CSV,
+    ROOT,
+    SCHEMA,
+    SMALL_CANDIDATES,
+    SUITE,
+    init_store,
+    sha256,
+    sqlite_uri,
+    using_store,
+    write_recipe,
+)
+from helpers import (
+    raw_frame as read_raw_frame,
+)
+
+__all__ = ["DEFAULT_RECIPE", "RAW_CSV", "ROOT", "SCHEMA", "SUITE", "sha256"]
+
 SAMPLE_ROWS = 1500
+LAYERS = ("unit", "integration", "system")
+RAW_DIGEST = sha256(RAW_CSV)
 
 # `make test` installs the package (editable) first; a bare venv still finds it from the checkout.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test belongs to exactly one layer: fail collection otherwise (so it stays true)."""
+    wrong = []
+    for item in items:
+        layers = sorted({m.name for m in item.iter_markers() if m.name in LAYERS})
+        if len(layers) != 1:
+            wrong.append(f"{item.nodeid}: {layers or 'no layer marker'}")
+    if wrong:
+        raise pytest.UsageError(
+            f"every test needs exactly one of the markers {', '.join(LAYERS)}:\n  " + "\n  ".join(wrong)
+        )
 
 
 @pytest.fixture(autouse=True)
-def _project_root_and_logging(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """Run every test from the project root, with the CLI's log lines visible to caplog.
+def _project_root_logging_and_signals(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """Run every test from the project root, with the CLI's log lines visible to caplog; the
+    signal handlers an in-process `main()` installs are restored; data/raw/ is never modified.
 
     `trainer.cli.setup_logging` calls `logging.basicConfig(force=True)`, which removes every
     root handler, pytest's capture handler included; in-process CLI calls keep pytest's.
@@ -43,32 +80,25 @@ def _project_root_and_logging(monkeypatch: pytest.MonkeyPatch, caplog: pytest.Lo
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(trainer.cli, "setup_logging", lambda verbose: None)
     caplog.set_level(logging.INFO)
-
-
-# Experiments the tests record into. On a SQLite store they are created up front with their
-# artifacts under tmp_path: the store's default artifact root is `./mlruns` of the working
-# directory, which here is the project root.
-EXPERIMENTS = ("student-math-score", "test-small", "test", "registry-test")
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in handlers.items():
+        if handler is not None:
+            signal.signal(signum, handler)
+    assert sha256(RAW_CSV) == RAW_DIGEST, "a test modified data/raw/"
 
 
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, fully migrated MLflow SQLite database, copied per test (migrations are slow)."""
     path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
+    mlflow.MlflowClient(tracking_uri=sqlite_uri(path)).search_experiments(max_results=1)
     return path
 
 
-def _use_store(uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    client = mlflow.MlflowClient()
-    if uri.startswith("sqlite:"):
-        for name in EXPERIMENTS:
-            client.create_experiment(name, artifact_location=(tmp_path / "artifacts" / name).as_uri())
-    try:
+def _use_store(uri: str, tmp_path: Path) -> Iterator[str]:
+    """This process points at `uri` for the test; afterwards, no run may have put artifacts elsewhere."""
+    with using_store(uri) as client:
         yield uri
         leaked = [
             r.info.artifact_uri
@@ -78,36 +108,31 @@ def _use_store(uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any
         assert not leaked, (
             f"runs stored artifacts outside tmp_path (add the experiment to EXPERIMENTS): {leaked}"
         )
-    finally:
-        while mlflow.active_run() is not None:
-            mlflow.end_run("KILLED")
-        mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture(params=["sqlite", "file"])
 def tracking_store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _sqlite_template: Path
-) -> Any:
+) -> Iterator[str]:
     """A fresh tracking store per test, once as SQLite and once as a file store."""
     if request.param == "sqlite":
-        shutil.copy(_sqlite_template, tmp_path / "mlflow.db")
-        uri = f"sqlite:///{tmp_path}/mlflow.db"
+        uri = init_store(tmp_path / "mlflow.db", EXPERIMENTS, template=_sqlite_template)
     else:
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-        uri = f"file:{tmp_path}/mlruns"
-    yield from _use_store(uri, tmp_path, monkeypatch)
+        uri = init_store(tmp_path / "mlruns", EXPERIMENTS, kind="file")
+    yield from _use_store(uri, tmp_path)
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _sqlite_template: Path) -> Any:
+def sqlite_store(tmp_path: Path, _sqlite_template: Path) -> Iterator[str]:
     """A fresh SQLite tracking store (the fast default for most tests)."""
-    shutil.copy(_sqlite_template, tmp_path / "mlflow.db")
-    yield from _use_store(f"sqlite:///{tmp_path}/mlflow.db", tmp_path, monkeypatch)
+    uri = init_store(tmp_path / "mlflow.db", EXPERIMENTS, template=_sqlite_template)
+    yield from _use_store(uri, tmp_path)
 
 
 @pytest.fixture(scope="session")
 def _raw_frame_cached() -> pd.DataFrame:
-    return pd.read_csv(RAW_CSV)
+    return read_raw_frame()
 
 
 @pytest.fixture
@@ -139,12 +164,14 @@ def sample_csv(sample_frame: pd.DataFrame, write_csv: Callable[..., Path]) -> Pa
     return write_csv(sample_frame, "sample.csv")
 
 
-SMALL_CANDIDATES: dict[str, Any] = {"dummy": {}, "linear": {}, "ridge": {"alpha": [1.0, 10.0]}}
+# the fixtures' default grid: ridge with two alphas (two grid points)
+RECIPE_CANDIDATES: dict[str, Any] = {**SMALL_CANDIDATES, "ridge": {"alpha": [1.0, 10.0]}}
 
 
 @pytest.fixture
 def make_recipe(tmp_path: Path) -> Callable[..., Path]:
-    """make_recipe(candidates=..., gates=..., name=..., **top_level) -> a recipe YAML path."""
+    """make_recipe(candidates=..., gates=..., name=..., **top_level) -> a recipe YAML path in tmp_path
+    (helpers.write_recipe with RECIPE_CANDIDATES; experiment / registered_model default test-small)."""
 
     def make(
         candidates: dict[str, Any] | None = None,
@@ -152,19 +179,14 @@ def make_recipe(tmp_path: Path) -> Callable[..., Path]:
         name: str = "recipe.yaml",
         **extra: Any,
     ) -> Path:
-        recipe = {
-            "experiment": "test-small",
-            "registered_model": "test-small",
-            "split": {"test_size": 0.2, "random_state": 42, "group_by": None},
-            "cv": {"folds": 3, "shuffle": True, "random_state": 42},
-            "n_jobs": 1,
-            "gates": {"min_cv_r2": 0.3, "baseline": "dummy", "min_improvement": 0.05, **(gates or {})},
-            "candidates": SMALL_CANDIDATES if candidates is None else candidates,
+        return write_recipe(
+            tmp_path / name,
+            extra.pop("experiment", "test-small"),
+            extra.pop("registered_model", "test-small"),
+            RECIPE_CANDIDATES if candidates is None else candidates,
+            gates=gates,
             **extra,
-        }
-        path = tmp_path / name
-        path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-        return path
+        )
 
     return make
 

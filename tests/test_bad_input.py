@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from _reliability import (
+from helpers import (
     RAW_CSV,
     SCHEMA,
     SUITE,
@@ -36,29 +34,17 @@ from _reliability import (
     raw_sample,
     sha256,
     train_runs,
+    using_store,
     versions,
     write_recipe,
 )
 
-import trainer.cli
 from trainer.cli import main
 
 EXPERIMENT = "bad-input"
 MODEL = "bad-input-model"
 SAMPLE_ROWS = 600
 RAW_DIGEST = sha256(RAW_CSV)
-
-
-@pytest.fixture(autouse=True)
-def _cli_logging_and_signals(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> Iterator[None]:
-    """caplog sees the CLI's lines (setup_logging would remove its handler); SIGTERM restored."""
-    monkeypatch.setattr(trainer.cli, "setup_logging", lambda verbose: None)
-    caplog.set_level(logging.INFO)
-    previous = signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
@@ -81,36 +67,18 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Good]:
     csv = root / "good.csv"
     frame.to_csv(csv, index=False)
     recipe = write_recipe(root / "recipe.yaml", EXPERIMENT, MODEL)
-    uri = init_store(root / "mlflow.db", [EXPERIMENT])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-            mp.delenv(var, raising=False)
-        mlflow.set_tracking_uri(uri)
-        try:
-            assert run_train(csv, SCHEMA, recipe).model_version == f"models:/{MODEL}/1"
-            promote(PromotionRequest("1", "champion", None, False, csv, SCHEMA, recipe))
-            assert alias_version(mlflow.MlflowClient(), MODEL) == "1"
-        finally:
-            mlflow.set_tracking_uri(None)
+    with using_store(init_store(root / "mlflow.db", [EXPERIMENT])) as client:
+        assert run_train(csv, SCHEMA, recipe).model_version == f"models:/{MODEL}/1"
+        promote(PromotionRequest("1", "champion", None, False, csv, SCHEMA, recipe))
+        assert alias_version(client, MODEL) == "1"
     yield Good(db=root / "mlflow.db", frame=frame, csv=csv, recipe=recipe)
 
 
 @pytest.fixture
-def store(good: Good, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[mlflow.MlflowClient]:
+def store(good: Good, tmp_path: Path) -> Iterator[mlflow.MlflowClient]:
     """A private copy of the good store (its artifacts stay where the module put them)."""
-    shutil.copy(good.db, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield mlflow.MlflowClient()
-    finally:
-        while mlflow.active_run() is not None:
-            mlflow.end_run("KILLED")
-        mlflow.set_tracking_uri(None)
+    with using_store(init_store(tmp_path / "mlflow.db", [EXPERIMENT], template=good.db)) as client:
+        yield client
 
 
 # ---- building the bad inputs ----------------------------------------------------------------
@@ -333,6 +301,7 @@ def _trainer_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
     return [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("trainer")]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 def test_bad_input_fails_cleanly(
     case: Case,
@@ -370,6 +339,7 @@ def test_bad_input_fails_cleanly(
     assert sha256(RAW_CSV) == RAW_DIGEST
 
 
+@pytest.mark.integration
 def test_extra_column_is_a_warning_and_never_a_feature(
     good: Good, store: mlflow.MlflowClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -393,6 +363,7 @@ def test_extra_column_is_a_warning_and_never_a_feature(
     assert sha256(RAW_CSV) == RAW_DIGEST
 
 
+@pytest.mark.unit
 def test_non_utf8_message_points_at_the_real_byte(tmp_path: Path) -> None:
     """The reported position is the file's, so the bad byte can be found (line and offset)."""
     from trainer.contract import read_csv

@@ -11,7 +11,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-from conftest import RAW_CSV, SCHEMA, SUITE, sha256
+from helpers import RAW_CSV, SCHEMA, SUITE, sha256
 
 from trainer import contract, csv_reader
 from trainer.cli import main
@@ -45,6 +45,7 @@ def assert_failed_run(run: Any) -> str:
 # --- passing data -------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_valid_data_passes_and_records_lineage(
     tracking_store: str, all_runs: Callable[..., list[Any]], artifact_paths: Callable[[str], set[str]]
 ) -> None:
@@ -72,6 +73,7 @@ def test_valid_data_passes_and_records_lineage(
     assert sha256(RAW_CSV) == before, "validation must never modify data/raw"
 
 
+@pytest.mark.integration
 def test_contract_result_is_readable(sqlite_store: str, all_runs: Callable[..., list[Any]]) -> None:
     assert validate(RAW_CSV) == EXIT_OK
     run_id = only_run(all_runs).info.run_id
@@ -83,6 +85,7 @@ def test_contract_result_is_readable(sqlite_store: str, all_runs: Callable[..., 
     assert "<html" in mlflow.artifacts.load_text(f"runs:/{run_id}/contract/data_docs.html").lower()
 
 
+@pytest.mark.integration
 def test_extra_column_is_warned_about_and_dropped(
     sqlite_store: str,
     sample_frame: pd.DataFrame,
@@ -137,6 +140,7 @@ EXPECTATION_FAILURES = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", list(EXPECTATION_FAILURES))
 def test_failed_expectation_exits_2_and_records_the_suite(
     case: str,
@@ -167,6 +171,7 @@ def test_failed_expectation_exits_2_and_records_the_suite(
     assert run.inputs.dataset_inputs, "a failed validation still records which data it saw"
 
 
+@pytest.mark.integration
 def test_too_few_rows_fails_the_row_count_expectation(
     sqlite_store: str,
     sample_frame: pd.DataFrame,
@@ -177,6 +182,7 @@ def test_too_few_rows_fails_the_row_count_expectation(
     assert "expect_table_row_count_to_be_between" in logged(caplog, logging.ERROR)
 
 
+@pytest.mark.integration
 def test_missing_required_column_exits_2_naming_it(
     sqlite_store: str,
     sample_frame: pd.DataFrame,
@@ -196,6 +202,7 @@ def test_missing_required_column_exits_2_naming_it(
     assert "contract_failed" not in run.data.metrics, "the suite never ran"
 
 
+@pytest.mark.integration
 def test_missing_leakage_column_is_not_required(
     sqlite_store: str, sample_frame: pd.DataFrame, write_csv: Callable[..., Path]
 ) -> None:
@@ -252,6 +259,7 @@ UNREADABLE = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", list(UNREADABLE))
 def test_unreadable_data_file_exits_2(
     case: str,
@@ -290,6 +298,7 @@ ROLE_VIOLATIONS = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", list(ROLE_VIOLATIONS))
 def test_schema_role_violation_exits_2(
     case: str,
@@ -308,11 +317,13 @@ def test_schema_role_violation_exits_2(
     assert_failed_run(only_run(all_runs))
 
 
+@pytest.mark.integration
 def test_schema_copy_with_absolute_suite_passes(sqlite_store: str, schema_copy: Callable[..., Path]) -> None:
     """The fixture itself: an unmodified copy elsewhere still finds the suite and passes."""
     assert validate(RAW_CSV, schema_copy()) == EXIT_OK
 
 
+@pytest.mark.integration
 def test_schema_lists_a_column_the_suite_does_not_know(
     sqlite_store: str,
     schema_copy: Callable[..., Path],
@@ -329,6 +340,7 @@ def test_schema_lists_a_column_the_suite_does_not_know(
     assert_failed_run(only_run(all_runs))
 
 
+@pytest.mark.integration
 def test_suite_without_allowed_values_for_a_category_exits_2(
     sqlite_store: str, schema_copy: Callable[..., Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -348,6 +360,7 @@ def test_suite_without_allowed_values_for_a_category_exits_2(
 # --- configuration errors (exit 1) --------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_broken_yaml_schema_exits_1(
     sqlite_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, all_runs: Callable[..., list[Any]]
 ) -> None:
@@ -362,6 +375,7 @@ def test_broken_yaml_schema_exits_1(
     assert_failed_run(only_run(all_runs))
 
 
+@pytest.mark.integration
 def test_unknown_schema_key_exits_1(
     sqlite_store: str, schema_copy: Callable[..., Path], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -369,6 +383,7 @@ def test_unknown_schema_key_exits_1(
     assert "unknown key 'features'" in logged(caplog, logging.ERROR)
 
 
+@pytest.mark.integration
 def test_broken_suite_json_exits_1(
     sqlite_store: str,
     schema_copy: Callable[..., Path],
@@ -387,6 +402,7 @@ def test_broken_suite_json_exits_1(
     assert_failed_run(only_run(all_runs))
 
 
+@pytest.mark.integration
 def test_missing_suite_file_exits_1(
     sqlite_store: str, schema_copy: Callable[..., Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -394,6 +410,7 @@ def test_missing_suite_file_exits_1(
     assert "expectation suite not found" in logged(caplog, logging.ERROR)
 
 
+@pytest.mark.integration
 def test_unknown_data_path_exits_1(
     sqlite_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, all_runs: Callable[..., list[Any]]
 ) -> None:
@@ -405,10 +422,12 @@ def test_unknown_data_path_exits_1(
     assert "not found" in assert_failed_run(only_run(all_runs))
 
 
+@pytest.mark.integration
 def test_directory_as_data_path_exits_1(sqlite_store: str, tmp_path: Path) -> None:
     assert validate(tmp_path) == EXIT_ERROR
 
 
+@pytest.mark.integration
 def test_raw_data_is_never_written(
     sqlite_store: str, sample_frame: pd.DataFrame, write_csv: Callable
 ) -> None:
@@ -421,6 +440,7 @@ def test_raw_data_is_never_written(
     assert {p.name: sha256(p) for p in raw_dir.iterdir()} == before
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("data", "chunk_size", "expected"),
     [
@@ -439,6 +459,7 @@ def test_first_non_utf8_is_the_file_position(
     assert csv_reader.first_non_utf8(path, chunk_size) == expected
 
 
+@pytest.mark.unit
 def test_csv_cut_off_inside_a_character_names_its_position(tmp_path: Path) -> None:
     path = tmp_path / "cut.csv"
     path.write_bytes(RAW_CSV.read_bytes()[:2000] + "é".encode()[:1])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SCHEMA
+from helpers import SCHEMA
 from sklearn.linear_model import Ridge
 
 from trainer.config import Recipe, load_recipe
@@ -18,6 +18,8 @@ from trainer.features import build_pipeline, build_preprocessor, summarize_featu
 from trainer.schema import Schema, load_schema
 from trainer.split import Split, canonical_order, split_data
 from trainer.transforms import year_quarter_to_number
+
+pytestmark = pytest.mark.unit
 
 FORBIDDEN = ("student_id", "school_id", "read3", "math3")
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RAW_CSV, ROOT, sha256
+from helpers import RAW_CSV, ROOT, sha256
+
+pytestmark = pytest.mark.system
 
 VENV_BIN = ROOT / ".venv" / "bin"
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,10 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-from _reliability import RAW_CSV, SCHEMA, init_store, raw_sample, sha256, train_runs, write_recipe
+from helpers import RAW_CSV, SCHEMA, init_store, raw_sample, sha256, train_runs, using_store, write_recipe
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import trainer.cli
 from trainer.cli import main
 from trainer.contract import validate
 from trainer.errors import TrainerError
@@ -121,30 +119,8 @@ def recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mlflow.MlflowClient]:
     """One store for every example of the module (each example adds one run)."""
-    uri = init_store(tmp_path_factory.mktemp("store") / "mlflow.db", [EXPERIMENT])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-            mp.delenv(var, raising=False)
-        mlflow.set_tracking_uri(uri)
-        try:
-            yield mlflow.MlflowClient()
-        finally:
-            while mlflow.active_run() is not None:
-                mlflow.end_run("KILLED")
-            mlflow.set_tracking_uri(None)
-
-
-@pytest.fixture(autouse=True)
-def _cli_logging_and_signals(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> Iterator[None]:
-    monkeypatch.setattr(trainer.cli, "setup_logging", lambda verbose: None)
-    caplog.set_level(logging.INFO)
-    previous = signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGTERM, previous)
-    assert sha256(RAW_CSV) == RAW_DIGEST
+    with using_store(init_store(tmp_path_factory.mktemp("store") / "mlflow.db", [EXPERIMENT])) as client:
+        yield client
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -166,6 +142,7 @@ def write(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bytes], Path]:
     return write_bytes
 
 
+@pytest.mark.unit
 @SETTINGS
 @given(case=corruptions)
 def test_contract_returns_or_raises_trainer_error(
@@ -190,6 +167,7 @@ def test_contract_returns_or_raises_trainer_error(
         assert len(result.frame) >= 100 and result.frame["student_id"].is_unique
 
 
+@pytest.mark.integration
 @SETTINGS
 @given(case=corruptions)
 def test_cli_validate_exit_codes(
@@ -218,6 +196,7 @@ def test_cli_validate_exit_codes(
     assert store.search_registered_models() == []
 
 
+@pytest.mark.integration
 @settings(SETTINGS, max_examples=8)
 @given(case=corruptions)
 def test_train_no_register_never_leaves_a_model(

@@ -7,13 +7,13 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import write_recipe
 from mlflow import MlflowClient
 
 from trainer.cli import main
@@ -45,35 +45,9 @@ REQUIRED_TAGS = (
 )
 
 
-def write_recipe(path: Path, candidates: str, gates: str = "min_cv_r2: 0.3, min_improvement: 0.05") -> Path:
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            experiment: registry-test
-            registered_model: {MODEL}
-            data: {RAW}
-            schema: {SCHEMA}
-            cv: {{folds: 3}}
-            n_jobs: 1
-            gates: {{{gates}}}
-            promotion: {{tolerance: 0.0}}
-            candidates:
-            """
-        )
-        + textwrap.indent(textwrap.dedent(candidates), "  ")
-    )
-    return path
-
-
-GOOD = """\
-dummy: {}
-linear: {}
-hist_gradient_boosting: {max_iter: [50]}
-"""
-WORSE = """\
-dummy: {}
-decision_tree: {max_depth: [1]}
-"""
+EXPERIMENT = "registry-test"
+GOOD = {"dummy": {}, "linear": {}, "hist_gradient_boosting": {"max_iter": [50]}}
+WORSE = {"dummy": {}, "decision_tree": {"max_depth": [1]}}
 
 
 @pytest.fixture()
@@ -101,7 +75,7 @@ def raw_rows() -> pd.DataFrame:
 def test_register_version_with_tags_card_and_load(
     tracking_store: str, small_data: Path, tmp_path: Path
 ) -> None:
-    uri = train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
+    uri = train(small_data, write_recipe(tmp_path / "r.yaml", EXPERIMENT, MODEL, GOOD))
     assert uri == f"models:/{MODEL}/1"
     client = MlflowClient()
     mv = client.get_model_version(MODEL, "1")
@@ -202,8 +176,14 @@ def test_promote_refuse_force_and_failed_versions(
     sqlite_store: str, small_data: Path, tmp_path: Path
 ) -> None:
     good, worse = (
-        write_recipe(tmp_path / "good.yaml", GOOD),
-        write_recipe(tmp_path / "worse.yaml", WORSE, gates="min_cv_r2: -1.0, min_improvement: 0.0"),
+        write_recipe(tmp_path / "good.yaml", EXPERIMENT, MODEL, GOOD),
+        write_recipe(
+            tmp_path / "worse.yaml",
+            EXPERIMENT,
+            MODEL,
+            WORSE,
+            gates={"min_cv_r2": -1.0, "min_improvement": 0.0},
+        ),
     )
     client = MlflowClient()
     train(small_data, good)
@@ -235,7 +215,7 @@ def test_promote_refuse_force_and_failed_versions(
 
 
 def test_explain_from_registry_alone(sqlite_store: str, small_data: Path, tmp_path: Path, capsys) -> None:
-    train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
+    train(small_data, write_recipe(tmp_path / "r.yaml", EXPERIMENT, MODEL, GOOD))
     mv = MlflowClient().get_model_version(MODEL, "1")
     small_data.unlink()  # local inputs gone: explain must not need them
     assert main(["explain", f"models:/{MODEL}/1"]) == 0
@@ -254,7 +234,7 @@ def test_explain_from_registry_alone(sqlite_store: str, small_data: Path, tmp_pa
 def test_failure_after_registration_leaves_no_valid_version(
     sqlite_store: str, small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recipe = write_recipe(tmp_path / "r.yaml", GOOD)
+    recipe = write_recipe(tmp_path / "r.yaml", EXPERIMENT, MODEL, GOOD)
     written = {}
 
     def fail(self: MlflowClient, name: str, version: str, description: str | None = None) -> None:
@@ -294,7 +274,7 @@ def test_logged_model_that_scores_differently_is_never_registered(
 
     monkeypatch.setattr(mlflow.models, "evaluate", drifted)
     with pytest.raises(TrainerError, match=r"serialization changed the model; nothing registered"):
-        run_train(small_data, SCHEMA, write_recipe(tmp_path / "r.yaml", GOOD))
+        run_train(small_data, SCHEMA, write_recipe(tmp_path / "r.yaml", EXPERIMENT, MODEL, GOOD))
     assert MlflowClient().search_model_versions(f"name='{MODEL}'") == []
 
 
@@ -303,7 +283,7 @@ def test_model_loads_in_clean_venv_without_project(
     sqlite_store: str, small_data: Path, tmp_path: Path
 ) -> None:
     """Serving is separate: the model's own requirements.txt is all a fresh env needs."""
-    train(small_data, write_recipe(tmp_path / "r.yaml", GOOD))
+    train(small_data, write_recipe(tmp_path / "r.yaml", EXPERIMENT, MODEL, GOOD))
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}/1", dst_path=str(tmp_path / "model")))
     venv = tmp_path / "serve-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from _reliability import (
+from helpers import (
     RAW_CSV,
     ROOT,
     SCHEMA,
@@ -38,6 +38,7 @@ from _reliability import (
     reap,
     run_trainer,
     sha256,
+    sqlite_uri,
     start,
     start_trainer,
     train_runs,
@@ -47,6 +48,8 @@ from _reliability import (
     write_recipe,
 )
 from mlflow import MlflowClient
+
+pytestmark = pytest.mark.system
 
 EXPERIMENT = "reproducibility"
 MODEL = "reproducibility-model"
@@ -254,7 +257,7 @@ def test_deleting_processed_data_and_store_then_training_again(tmp_path: Path) -
         done = run_trainer(args, None, cwd=project)  # no MLFLOW_TRACKING_URI: the default store
         assert done.returncode == 0, done.stderr[-3000:]
         assert trainer_lines(done.stderr, "INFO")[-1] == f"registered models:/{MODEL}/1"
-        with using_store(f"sqlite:///{project}/mlflow.db") as client:
+        with using_store(sqlite_uri(project / "mlflow.db")) as client:
             return client.get_model_version(MODEL, "1").tags["feature_digest"]
 
     first = train()

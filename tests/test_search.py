@@ -10,7 +10,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-from conftest import RAW_CSV, SCHEMA, sha256
+from helpers import RAW_CSV, SCHEMA, sha256
 
 from trainer.cli import main
 from trainer.config import Recipe, load_recipe
@@ -53,11 +53,13 @@ def recipe(small_recipe: Path) -> Recipe:
 # --- ranking and gates (no MLflow) --------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_rank_orders_by_cv_r2() -> None:
     ranked = rank([result("a", 0.40), result("b", 0.55), result("c", -0.1), result("d", 0.50)])
     assert [r.name for r in ranked] == ["b", "d", "a", "c"]
 
 
+@pytest.mark.unit
 def test_rank_breaks_exact_ties_by_complexity_then_name() -> None:
     ranked = rank(
         [
@@ -71,12 +73,14 @@ def test_rank_breaks_exact_ties_by_complexity_then_name() -> None:
     assert [r.name for r in ranked] == ["best", "gamma", "beta", "zeta", "alpha"]
 
 
+@pytest.mark.unit
 def test_rank_treats_float_noise_as_a_tie() -> None:
     """Scores equal to 10 decimals are a tie: the simpler model wins, not the noise."""
     ranked = rank([result("forest", 0.5 + 1e-13, complexity=7), result("ridge", 0.5, complexity=2)])
     assert [r.name for r in ranked] == ["ridge", "forest"]
 
 
+@pytest.mark.unit
 def test_rank_is_independent_of_input_order() -> None:
     results = [result(n, s, c) for n, s, c in [("a", 0.5, 2), ("b", 0.5, 1), ("c", 0.7, 5), ("d", 0.5, 1)]]
     expected = [r.name for r in rank(results)]
@@ -84,6 +88,7 @@ def test_rank_is_independent_of_input_order() -> None:
     assert [r.name for r in rank(results[::-1])] == expected
 
 
+@pytest.mark.unit
 def test_select_picks_the_best_passing_candidate(recipe: Recipe) -> None:
     selection = select(
         [result("dummy", 0.0, 0), result("linear", 0.48, 1), result("ridge", 0.49, 2)], recipe.gates
@@ -96,6 +101,7 @@ def test_select_picks_the_best_passing_candidate(recipe: Recipe) -> None:
     assert list(board["status"]) == ["selected", "passed", "baseline"]
 
 
+@pytest.mark.unit
 def test_select_skips_candidates_that_do_not_beat_the_baseline_enough(recipe: Recipe) -> None:
     """min_improvement 0.05: 0.33 is above min_cv_r2 0.3 but only 0.03 above the baseline."""
     selection = select(
@@ -106,11 +112,13 @@ def test_select_skips_candidates_that_do_not_beat_the_baseline_enough(recipe: Re
     assert status["linear"].startswith("rejected: beats baseline by")
 
 
+@pytest.mark.unit
 def test_select_never_picks_the_baseline(recipe: Recipe) -> None:
     with pytest.raises(GateError):
         select([result("dummy", 0.9, 0), result("linear", 0.5, 1)], recipe.gates)
 
 
+@pytest.mark.unit
 def test_select_raises_gate_error_when_all_below_min_cv_r2(recipe: Recipe) -> None:
     with pytest.raises(GateError) as info:
         select([result("dummy", 0.0, 0), result("linear", 0.2, 1), result("ridge", 0.25, 2)], recipe.gates)
@@ -135,6 +143,7 @@ def _children(all_runs: Callable[..., list[Any]], run_id: str) -> list[Any]:
     return all_runs(f"tags.mlflow.parentRunId = '{run_id}'")
 
 
+@pytest.mark.integration
 def test_small_training_run_records_parent_children_and_grid_points(
     tracking_store: str,
     sample_csv: Path,
@@ -203,6 +212,7 @@ def test_small_training_run_records_parent_children_and_grid_points(
     assert sha256(RAW_CSV) == raw_before
 
 
+@pytest.mark.integration
 def test_training_twice_gives_the_same_selection_and_digest(
     sqlite_store: str, sample_csv: Path, small_recipe: Path, all_runs: Callable[..., list[Any]]
 ) -> None:
@@ -215,6 +225,7 @@ def test_training_twice_gives_the_same_selection_and_digest(
         assert first.data.metrics[key] == pytest.approx(second.data.metrics[key], abs=1e-12)
 
 
+@pytest.mark.integration
 def test_unknown_candidate_fails_before_any_run_has_children(
     sqlite_store: str,
     sample_csv: Path,
@@ -231,6 +242,7 @@ def test_unknown_candidate_fails_before_any_run_has_children(
     assert not all_runs(), "the recipe is checked before the parent run starts"
 
 
+@pytest.mark.integration
 def test_unknown_parameter_fails_before_training(
     sqlite_store: str,
     sample_csv: Path,
@@ -247,6 +259,7 @@ def test_unknown_parameter_fails_before_training(
     assert not all_runs()
 
 
+@pytest.mark.integration
 def test_recipe_errors_exit_1(
     sqlite_store: str, sample_csv: Path, make_recipe: Callable[..., Path], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -262,6 +275,7 @@ BAD_GRIDS = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", list(BAD_GRIDS))
 def test_candidate_whose_fit_raises_fails_the_parent_run(
     case: str,
@@ -288,6 +302,7 @@ def test_candidate_whose_fit_raises_fails_the_parent_run(
     assert "selected_candidate" not in parent.data.tags
 
 
+@pytest.mark.integration
 def test_gate_failure_exits_3_and_still_logs_the_leaderboard(
     tracking_store: str,
     sample_csv: Path,
@@ -314,6 +329,7 @@ def test_gate_failure_exits_3_and_still_logs_the_leaderboard(
     assert len(_children(all_runs, parent.info.run_id)) == 3, "every candidate was still searched"
 
 
+@pytest.mark.integration
 def test_contract_failure_stops_training_before_any_search(
     sqlite_store: str,
     sample_frame: pd.DataFrame,
@@ -331,6 +347,7 @@ def test_contract_failure_stops_training_before_any_search(
     assert not _children(all_runs, parent.info.run_id)
 
 
+@pytest.mark.integration
 def test_too_few_rows_for_the_folds_is_a_contract_error(
     sqlite_store: str,
     sample_frame: pd.DataFrame,

@@ -15,6 +15,8 @@ from trainer.schema import Schema, load_schema
 
 pytestmark = pytest.mark.unit
 
+pytestmark = pytest.mark.unit
+
 ROWS = 10_000
 
 

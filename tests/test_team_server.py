@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SCHEMA, sha256
+from helpers import ROOT, SCHEMA, init_store, sha256, using_store, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -190,13 +189,10 @@ def team_server() -> Iterator[TeamServer]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"deploy/server.sh did not come up:\n{(state / 'server.out').read_text()[-4000:]}"
-                )
-            time.sleep(0.5)
+        # the event is /health answering; 180 s is a hang guard
+        wait_for(lambda: _healthy(url) or proc.poll() is not None, 180, interval=0.5, what="deploy/server.sh")
+        if not _healthy(url):
+            pytest.fail(f"deploy/server.sh did not come up:\n{(state / 'server.out').read_text()[-4000:]}")
         yield TeamServer(url, state, pg_port)
     finally:
         _stop(proc, state)
@@ -225,6 +221,7 @@ def _finish(proc: subprocess.Popen[str], timeout: int = 600) -> tuple[int, str]:
     return proc.returncode, out
 
 
+@pytest.mark.system
 def test_train_promote_and_audit_through_the_team_server(
     team_server: TeamServer, sample_csv: Path, make_recipe: Callable[..., Path]
 ) -> None:
@@ -266,6 +263,7 @@ def test_train_promote_and_audit_through_the_team_server(
     assert list((team_server.state / "artifacts").rglob("leaderboard.csv"))
 
 
+@pytest.mark.system
 def test_two_trainings_started_at_once_land_as_distinct_versions(
     team_server: TeamServer, sample_csv: Path, make_recipe: Callable[..., Path]
 ) -> None:
@@ -300,22 +298,18 @@ def test_two_trainings_started_at_once_land_as_distinct_versions(
     assert len(parents) == 2 and all(p["info"]["status"] == "FINISHED" for p in parents)
 
 
+@pytest.mark.integration
 def test_a_concurrently_created_experiment_is_still_the_active_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The race two first trainings of a new experiment run into, made deterministic in-process."""
-    import mlflow
     from mlflow.tracking import fluent
     from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
     from trainer import tracking
 
-    uri = f"sqlite:///{tmp_path}/race.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-    try:
-        other = mlflow.MlflowClient().create_experiment("raced")  # the other trainer won the race
+    with using_store(init_store(tmp_path / "race.db", [])) as client:
+        other = client.create_experiment("raced")  # the other trainer won the race
         real = TrackingServiceClient.get_experiment_by_name
         calls: list[str] = []
 
@@ -326,8 +320,8 @@ def test_a_concurrently_created_experiment_is_still_the_active_one(
         monkeypatch.setattr(
             TrackingServiceClient, "get_experiment_by_name", looked_up_before_the_other_created_it
         )
-        tracking.use_experiment("raced")
-        assert fluent._get_experiment_id() == other
-    finally:
-        monkeypatch.setattr(fluent, "_active_experiment_id", None)
-        mlflow.set_tracking_uri(None)
+        try:
+            tracking.use_experiment("raced")
+            assert fluent._get_experiment_id() == other
+        finally:
+            monkeypatch.setattr(fluent, "_active_experiment_id", None)

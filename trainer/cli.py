@@ -180,9 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `trainer` / `python -m trainer`; returns the process exit code."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    previous = None
+    # Installed explicitly in the main thread, and restored afterwards. SIGINT too: a process whose
+    # parent ignores SIGINT (started in the background by a non-interactive shell, `make test &`,
+    # many CI runners) inherits SIG_IGN, and Python then installs no KeyboardInterrupt handler, so
+    # Ctrl-C / `kill -INT` would be silently ignored and the training would run on and register.
+    previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return dispatch(args)
     except TrainerError as exc:
@@ -198,5 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         log.error("unexpected error: %s: %s", type(exc).__name__, exc, exc_info=args.verbose)
         return EXIT_ERROR
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            # None: the handler was not installed from Python; the default is the closest we can restore
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

@@ -1,8 +1,9 @@
-"""Helpers shared by the reliability tests (bad input, properties, faults, reproducibility).
+"""Plain helpers for every test module (the fixtures built on them live in conftest.py).
 
-Kept out of conftest.py on purpose: every store here is a SQLite file under a temporary
-directory whose experiments are created up front with their artifacts beside it, so nothing is
-ever written into the project (`mlruns/`, `mlflow.db`) or into `data/raw/`.
+One recipe writer (`write_recipe`) and one store helper (`init_store`): every store is a SQLite
+file (or a file store) under a temporary directory whose experiments are created up front with
+their artifacts beside it, so nothing is ever written into the project (`mlruns/`, `mlflow.db`)
+or into `data/raw/`. Trainer subprocesses: `run_trainer`, `start_trainer`, `wait_for`, `reap`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -26,53 +29,83 @@ ROOT = Path(__file__).resolve().parents[1]
 RAW_CSV = ROOT / "data" / "raw" / "star_grade3.csv"
 SCHEMA = ROOT / "data" / "schema.yaml"
 SUITE = ROOT / "expectations" / "star_grade3.json"
+DEFAULT_RECIPE = ROOT / "train.yaml"
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 
 SMALL_CANDIDATES: dict[str, Any] = {"dummy": {}, "linear": {}, "ridge": {"alpha": [1.0]}}
+# Experiments the in-process tests record into (conftest's stores create them up front): a SQLite
+# store's default artifact root is `./mlruns` of the working directory, which is the project root.
+EXPERIMENTS = ("student-math-score", "test-small", "test", "registry-test")
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def raw_frame() -> pd.DataFrame:
+    """data/raw/star_grade3.csv as pandas reads it (read-only access to data/raw/)."""
+    return pd.read_csv(RAW_CSV)
+
+
 def raw_sample(rows: int, seed: int = 0) -> pd.DataFrame:
     """A fixed sample of the real data (read-only access to data/raw/)."""
-    return pd.read_csv(RAW_CSV).sample(rows, random_state=seed).reset_index(drop=True)
+    return raw_frame().sample(rows, random_state=seed).reset_index(drop=True)
 
 
 def write_recipe(
     path: Path,
-    experiment: str,
-    model: str,
+    experiment: str = "test-small",
+    model: str = "test-small",
     candidates: dict[str, Any] | None = None,
     folds: int = 3,
     gates: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Path:
-    """The small recipe: dummy, linear, ridge(alpha 1); n_jobs 1; 3 folds; gates 0.3 / 0.05."""
+    """The one recipe writer. Default: dummy, linear, ridge(alpha 1); n_jobs 1; 3 folds; gates 0.3 / 0.05.
+
+    `extra` adds or replaces top-level sections (`n_jobs=2`, `search={...}`, `cv={...}`).
+    """
     recipe = {
         "experiment": experiment,
         "registered_model": model,
+        "data": str(RAW_CSV),
+        "schema": str(SCHEMA),
         "split": {"test_size": 0.2, "random_state": 42, "group_by": None},
         "cv": {"folds": folds, "shuffle": True, "random_state": 42},
         "n_jobs": 1,
         "gates": {"min_cv_r2": 0.3, "baseline": "dummy", "min_improvement": 0.05, **(gates or {})},
         "promotion": {"tolerance": 0.0},
         "candidates": SMALL_CANDIDATES if candidates is None else candidates,
-        **extra,
     }
+    recipe.update(extra)
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path
 
 
-def init_store(db: Path, experiments: Iterable[str]) -> str:
-    """A migrated SQLite store whose experiments keep their artifacts next to the database."""
-    uri = f"sqlite:///{db}"
+def sqlite_uri(db: Path) -> str:
+    return f"sqlite:///{db}"
+
+
+def init_store(
+    path: Path, experiments: Iterable[str] = EXPERIMENTS, template: Path | None = None, kind: str = "sqlite"
+) -> str:
+    """The one store helper: a tracking store at `path`, its experiments created up front with
+    their artifacts beside it (`path.parent/artifacts/NAME`); returns its URI.
+
+    kind "sqlite": `path` is the database file, copied from `template` (an already migrated or
+    already trained database) when given; kind "file": `path` is a file-store folder.
+    """
+    if kind == "file":
+        uri = f"file:{path}"
+    else:
+        if template is not None:
+            shutil.copy(template, path)
+        uri = sqlite_uri(path)
     client = mlflow.MlflowClient(tracking_uri=uri)
     for name in experiments:
         if client.get_experiment_by_name(name) is None:
-            client.create_experiment(name, artifact_location=(db.parent / "artifacts" / name).as_uri())
+            client.create_experiment(name, artifact_location=(path.parent / "artifacts" / name).as_uri())
     return uri
 
 
@@ -111,11 +144,23 @@ def run_trainer(
 STARTED: list[subprocess.Popen] = []
 
 
-def start(cmd: list[str], uri: str | None, stderr: Path, cwd: Path = ROOT, **env: str) -> subprocess.Popen:
-    """A command in the background, its stderr streamed into a file (the child keeps the fd)."""
+def start(
+    cmd: list[str], uri: str | None, stderr: Path, cwd: Path = ROOT, ignore_sigint: bool = False, **env: str
+) -> subprocess.Popen:
+    """A command in the background, its stderr streamed into a file (the child keeps the fd).
+
+    ignore_sigint: start it as a background job of a non-interactive shell would be, SIGINT
+    ignored (SIG_IGN is inherited across exec).
+    """
+    preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
     with open(stderr, "w") as fh:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=subprocess_env(uri, **env), stdout=subprocess.DEVNULL, stderr=fh
+            cmd,
+            cwd=cwd,
+            env=subprocess_env(uri, **env),
+            stdout=subprocess.DEVNULL,
+            stderr=fh,
+            preexec_fn=preexec,
         )
     STARTED.append(proc)
     return proc
@@ -130,13 +175,18 @@ def reap() -> None:
             proc.wait(30)
 
 
-def start_trainer(args: list[str], uri: str | None, stderr: Path, cwd: Path = ROOT, **env: str) -> Any:
+def start_trainer(
+    args: list[str], uri: str | None, stderr: Path, cwd: Path = ROOT, ignore_sigint: bool = False, **env: str
+) -> Any:
     """`python -m trainer ARGS` in the background, its stderr streamed into a file."""
-    return start(trainer_cmd(*args), uri, stderr, cwd, **env)
+    return start(trainer_cmd(*args), uri, stderr, cwd, ignore_sigint, **env)
 
 
 def wait_for(predicate: Any, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy; return its value or fail with `what`."""
+    """Poll until `predicate()` is truthy; return its value or fail with `what`.
+
+    The timeout is a hang guard only (generous): what a test waits for is the event itself.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
