@@ -72,6 +72,7 @@ def raw_rows() -> pd.DataFrame:
     return rows
 
 
+@pytest.mark.integration
 def test_register_version_with_tags_card_and_load(
     tracking_store: str, small_data: Path, tmp_path: Path
 ) -> None:
@@ -115,6 +116,7 @@ def test_register_version_with_tags_card_and_load(
     assert mlflow.pyfunc.load_model(uri).metadata.signature is not None
 
 
+@pytest.mark.unit
 def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: pytest.MonkeyPatch) -> None:
     """A serving environment gets exact pins of the core stack, and XGBoost/CatBoost only if used."""
     from importlib import metadata
@@ -158,6 +160,7 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
         environment.model_requirements(pipeline("xgboost"))
 
 
+@pytest.mark.unit
 def test_card_wording_without_a_schema_description() -> None:
     """Generic code names no dataset: without a description, the wording is neutral."""
     import dataclasses
@@ -172,6 +175,7 @@ def test_card_wording_without_a_schema_description() -> None:
     )
 
 
+@pytest.mark.integration
 def test_promote_refuse_force_and_failed_versions(
     sqlite_store: str, small_data: Path, tmp_path: Path
 ) -> None:
@@ -214,6 +218,7 @@ def test_promote_refuse_force_and_failed_versions(
     assert model.predict(raw_rows()).shape == (4,)
 
 
+@pytest.mark.integration
 def test_explain_from_registry_alone(sqlite_store: str, small_data: Path, tmp_path: Path, capsys) -> None:
     train(small_data, write_recipe(tmp_path / "r.yaml", EXPERIMENT, MODEL, GOOD))
     mv = MlflowClient().get_model_version(MODEL, "1")
@@ -231,6 +236,7 @@ def test_explain_from_registry_alone(sqlite_store: str, small_data: Path, tmp_pa
     assert main(["explain", "not-a-uri"]) == 1
 
 
+@pytest.mark.integration
 def test_failure_after_registration_leaves_no_valid_version(
     sqlite_store: str, small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -261,6 +267,7 @@ def test_failure_after_registration_leaves_no_valid_version(
     assert train(small_data, recipe)  # the next run succeeds
 
 
+@pytest.mark.integration
 def test_logged_model_that_scores_differently_is_never_registered(
     sqlite_store: str, small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -278,6 +285,7 @@ def test_logged_model_that_scores_differently_is_never_registered(
     assert MlflowClient().search_model_versions(f"name='{MODEL}'") == []
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_model_loads_in_clean_venv_without_project(
     sqlite_store: str, small_data: Path, tmp_path: Path

@@ -46,7 +46,11 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
     """Read a YAML mapping (safe, no aliases), turning every failure into one clear line."""
     text = _read_text(path, what)
     try:
-        data = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
+        loader = _NoAliasLoader(text)  # what yaml.safe_load does, with the alias check
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
