@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer.config import did_you_mean
 from trainer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 SEED = 0
 
@@ -18,84 +21,84 @@ class CandidateSpec:
     """One searchable regressor. Lower `complexity` wins a tie in CV R²."""
 
     name: str
-    make: Callable[[], Any]
+    make: Callable[[], BaseEstimator]
     encoding: str  # "onehot": imputed, scaled, one-hot matrix; "native": raw categories
     complexity: int
 
 
-def _dummy() -> Any:
+def _dummy() -> BaseEstimator:
     from sklearn.dummy import DummyRegressor
 
     return DummyRegressor(strategy="mean")
 
 
-def _linear() -> Any:
+def _linear() -> BaseEstimator:
     from sklearn.linear_model import LinearRegression
 
     return LinearRegression()
 
 
-def _ridge() -> Any:
+def _ridge() -> BaseEstimator:
     from sklearn.linear_model import Ridge
 
     return Ridge(random_state=SEED)
 
 
-def _lasso() -> Any:
+def _lasso() -> BaseEstimator:
     from sklearn.linear_model import Lasso
 
     return Lasso(random_state=SEED, max_iter=5000)
 
 
-def _elastic_net() -> Any:
+def _elastic_net() -> BaseEstimator:
     from sklearn.linear_model import ElasticNet
 
     return ElasticNet(random_state=SEED, max_iter=5000)
 
 
-def _knn() -> Any:
+def _knn() -> BaseEstimator:
     from sklearn.neighbors import KNeighborsRegressor
 
     return KNeighborsRegressor(n_jobs=1)
 
 
-def _decision_tree() -> Any:
+def _decision_tree() -> BaseEstimator:
     from sklearn.tree import DecisionTreeRegressor
 
     return DecisionTreeRegressor(random_state=SEED)
 
 
-def _random_forest() -> Any:
+def _random_forest() -> BaseEstimator:
     from sklearn.ensemble import RandomForestRegressor
 
     return RandomForestRegressor(random_state=SEED, n_jobs=1)
 
 
-def _extra_trees() -> Any:
+def _extra_trees() -> BaseEstimator:
     from sklearn.ensemble import ExtraTreesRegressor
 
     return ExtraTreesRegressor(random_state=SEED, n_jobs=1)
 
 
-def _gradient_boosting() -> Any:
+def _gradient_boosting() -> BaseEstimator:
     from sklearn.ensemble import GradientBoostingRegressor
 
     return GradientBoostingRegressor(random_state=SEED)
 
 
-def _hist_gradient_boosting() -> Any:
+def _hist_gradient_boosting() -> BaseEstimator:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     return HistGradientBoostingRegressor(random_state=SEED, early_stopping=False)
 
 
-def _xgboost() -> Any:
+def _xgboost() -> BaseEstimator:
     from xgboost import XGBRegressor
 
     return XGBRegressor(random_state=SEED, n_jobs=1, tree_method="hist", verbosity=0)
 
 
-def _catboost() -> Any:
+def _catboost() -> BaseEstimator:
     from trainer.transforms import CatBoostNativeRegressor
 
     return CatBoostNativeRegressor(random_state=SEED, thread_count=1)
