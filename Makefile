@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXPERIMENT ?= student-math-score
 
-.PHONY: venv train validate test test-fast lint bench server clean
+.PHONY: venv train validate test test-fast lint imports bench server clean
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check trainer tests bench
 	$(BIN)/ruff format --check trainer tests bench
+	$(BIN)/mypy
+
+# The import graph, module sizes and longest functions of trainer/ (drawn from the code).
+imports: venv
+	$(BIN)/python tests/test_architecture.py
 
 bench: venv
 	$(BIN)/python bench/run.py
