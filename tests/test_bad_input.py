@@ -245,6 +245,95 @@ def gate_unreachable(b: Build) -> Args:
     return {"recipe": b.recipe(gates={"min_cv_r2": 0.99})}
 
 
+# ---- issue 16: contract holes and unbounded configs -------------------------------------------
+
+ALIAS_BOMB = "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)  # 9**8 strings from 1 KB, if aliases were expanded
+
+
+def misspelled_expectation(b: Build) -> Args:
+    suite = json.loads(SUITE.read_text())
+    for exp in suite["expectations"]:
+        if exp["type"] == "expect_column_values_to_be_between" and exp["kwargs"]["column"] == "math3":
+            exp["type"] = "expect_column_values_to_be_betwen"
+    path = b.tmp / "suite.json"
+    path.write_text(json.dumps(suite))
+    return {"schema": b.schema(suite=path)}
+
+
+def unknown_expectation_argument(b: Build) -> Args:
+    suite = json.loads(SUITE.read_text())
+    for exp in suite["expectations"]:
+        if exp["type"] == "expect_column_values_to_be_between" and exp["kwargs"]["column"] == "math3":
+            exp["kwargs"]["max_valeu"] = 1
+    path = b.tmp / "suite.json"
+    path.write_text(json.dumps(suite))
+    return {"schema": b.schema(suite=path)}
+
+
+def duplicate_header(b: Build) -> Args:
+    frame = b.frame.drop(columns=["math1"])
+    return {
+        "data": b.raw(
+            frame.assign(math1=b.frame["read1"]).to_csv(index=False).replace("read1", "math1").encode()
+        )
+    }
+
+
+def gzip_file(b: Build) -> Args:
+    import gzip
+
+    return {"data": b.raw(gzip.compress(b.frame.to_csv(index=False).encode()), "data.csv.gz")}
+
+
+def constant_target(b: Build) -> Args:
+    return {"data": b.csv(b.frame.assign(math3=600.0))}
+
+
+def million_point_grid(b: Build) -> Args:
+    grid = {"alpha": [float(i) for i in range(1, 1001)], "tol": [i / 1e6 for i in range(1, 1001)]}
+    return {"recipe": b.recipe(candidates={"dummy": {}, "ridge": grid})}
+
+
+def _schema_text(b: Build, name_line: str) -> Path:
+    text = SCHEMA.read_text().replace("name: star_grade3", name_line)
+    text = text.replace("suite: ../expectations/", f"suite: {SUITE.parent}/")
+    path = b.tmp / "schema.yaml"
+    path.write_text(text)
+    return path
+
+
+def alias_bomb_in_schema_name(b: Build) -> Args:
+    return {"schema": _schema_text(b, ALIAS_BOMB + "name: *i")}
+
+
+def alias_bomb_in_recipe(b: Build) -> Args:
+    path = b.recipe()
+    path.write_text(ALIAS_BOMB + path.read_text().replace("experiment: bad-input", "experiment: *i", 1))
+    return {"recipe": path}
+
+
+def two_megabyte_yaml(b: Build) -> Args:
+    path = b.recipe()
+    path.write_text(path.read_text() + ("# padding\n" * 220_000))
+    return {"recipe": path}
+
+
+def list_for_a_number(b: Build) -> Args:
+    return {"recipe": b.recipe(cv={"folds": [5], "shuffle": True, "random_state": 42})}
+
+
+def long_schema_name(b: Build) -> Args:
+    return {"schema": _schema_text(b, "name: " + "n" * 10_000)}
+
+
+def long_experiment_name(b: Build) -> Args:
+    path = b.recipe()
+    path.write_text(path.read_text().replace("experiment: bad-input", "experiment: " + "e" * 10_000, 1))
+    return {"recipe": path}
+
+
 @dataclass(frozen=True)
 class Case:
     build: Callable[[Build], Args]
@@ -288,6 +377,31 @@ CASES: dict[str, Case] = {
     ),
     "quality-gate-unreachable": Case(
         gate_unreachable, 3, r"no candidate passed the quality gates: best was '\w+'"
+    ),
+    # issue 16
+    "misspelled-expectation": Case(
+        misspelled_expectation,
+        2,
+        r"expectation #\d+ 'expect_column_values_to_be_betwen' is not a Great Expectations expectation",
+    ),
+    "unknown-expectation-argument": Case(
+        unknown_expectation_argument, 2, r"expectation #\d+ expect_column_values_to_be_between\(math3\)"
+    ),
+    "duplicate-header": Case(duplicate_header, 2, r"duplicate column name\(s\) \['math1'\] in the header"),
+    "gzip-file": Case(gzip_file, 2, r"data\.csv\.gz is gzip-compressed: decompress it first"),
+    "constant-target": Case(constant_target, 2, r"target 'math3' has a single value \(600\.0\)"),
+    "million-point-grid": Case(million_point_grid, 1, r"max_grid_points", False),
+    "alias-bomb-in-schema-name": Case(
+        alias_bomb_in_schema_name, 1, r"YAML aliases \(\*name\) are not allowed"
+    ),
+    "alias-bomb-in-recipe": Case(alias_bomb_in_recipe, 1, r"YAML aliases \(\*name\) are not allowed", False),
+    "two-megabyte-yaml": Case(
+        two_megabyte_yaml, 1, r"recipe \S+: \d+ bytes is larger than the 1048576", False
+    ),
+    "list-for-a-number": Case(list_for_a_number, 1, r"cv\.folds must be a number, got \[5\]", False),
+    "ten-thousand-char-schema-name": Case(long_schema_name, 1, r"'name' must be a short text"),
+    "ten-thousand-char-experiment": Case(
+        long_experiment_name, 1, r"experiment must be a non-empty name of at most 200 characters", False
     ),
 }
 

@@ -157,9 +157,8 @@ def check_target_varies(frame: pd.DataFrame, target: str) -> None:
     """A target with one value in every row leaves nothing to learn (every model scores R² 1 or 0)."""
     values = frame[target].dropna().unique()
     if len(values) < 2:
-        raise ContractError(
-            f"target '{target}' has a single value ({values[0]!r}) in every row: nothing to learn"
-        )
+        what = f"a single value ({values.tolist()[0]!r})" if len(values) else "no value"
+        raise ContractError(f"target '{target}' has {what} in every row: nothing to learn")
 
 
 def validate(data_path: Path | str, schema: Schema) -> ContractResult:
