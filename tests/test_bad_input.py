@@ -494,3 +494,180 @@ def test_non_utf8_message_points_at_the_real_byte(tmp_path: Path) -> None:
     message = str(err.value)
     line = data.count(b"\n", 0, offset) + 1
     assert f"(line {line}, byte {offset})" in message, message
+
+
+# ---- every command with malformed arguments: a documented code and one line, never "unexpected" --
+
+SOME = "models:/no-such-model/1"
+
+
+def _train_like(command: str, **override: str) -> Callable[[Good, Path], list[str]]:
+    def argv(good: Good, tmp: Path) -> list[str]:
+        paths = {"data": str(good.csv), "schema": str(SCHEMA), "recipe": str(good.recipe)}
+        paths.update({k: v.replace("TMP", str(tmp)) for k, v in override.items()})
+        return [command, *(x for key, value in paths.items() for x in (f"--{key}", value))]
+
+    return argv
+
+
+def _promote(*extra: str) -> Callable[[Good, Path], list[str]]:
+    def argv(good: Good, tmp: Path) -> list[str]:
+        paths = ["--data", str(good.csv), "--schema", str(SCHEMA), "--recipe", str(good.recipe)]
+        return ["promote", *paths, *(x.replace("TMP", str(tmp)) for x in extra)]
+
+    return argv
+
+
+def _plain(*args: str) -> Callable[[Good, Path], list[str]]:
+    return lambda good, tmp: [a.replace("MODEL", MODEL) for a in args]
+
+
+NOT_A_MODEL_URI = r"not a model URI: .* \(expected models:/NAME/N or models:/NAME@alias\)"
+COMMAND_CASES: dict[str, tuple[Callable[[Good, Path], list[str]], int, str]] = {
+    "validate-missing-data": (
+        _train_like("validate", data="TMP/none.csv"),
+        1,
+        r"data file not found: \S+none\.csv",
+    ),
+    "validate-data-is-a-folder": (_train_like("validate", data="TMP"), 1, r"data path is not a file: "),
+    "validate-empty-data": (_train_like("validate", data=""), 1, r"data path is not a file: \.$"),
+    "validate-schema-is-a-folder": (_train_like("validate", schema="TMP"), 1, r"schema is not a file: "),
+    "validate-empty-schema": (_train_like("validate", schema=""), 1, r"schema is not a file: \.$"),
+    "train-empty-recipe": (_train_like("train", recipe=""), 1, r"recipe is not a file: \.$"),
+    "train-recipe-is-a-folder": (_train_like("train", recipe="TMP"), 1, r"recipe is not a file: "),
+    "train-missing-schema": (_train_like("train", schema="TMP/none.yaml"), 1, r"schema not found: "),
+    "train-data-is-a-folder": (_train_like("train", data="TMP"), 1, r"data path is not a file: "),
+    "promote-version-abc": (_promote("--version", "abc"), 1, r"--version must be a model version number"),
+    "promote-version-negative": (_promote("--version", "-1"), 1, r"--version must be a model version number"),
+    "promote-version-zero": (_promote("--version", "0"), 1, r"--version must be a model version number"),
+    "promote-version-empty": (_promote("--version", ""), 1, r"--version must be a model version number"),
+    "promote-version-missing": (_promote("--version", "999"), 1, r"model version 999 of '\S+' not found"),
+    "promote-empty-alias": (_promote("--version", "1", "--alias", ""), 1, r"--alias '': .*cannot be empty"),
+    "promote-reserved-alias": (_promote("--version", "1", "--alias", "latest"), 1, r"'latest' .* reserved"),
+    "promote-unknown-model": (
+        _promote("--version", "1", "--name", "no-such-model"),
+        1,
+        r"model version 1 of 'no-such-model' not found",
+    ),
+    "promote-missing-data": (
+        _promote("--version", "1", "--alias", "staging", "--data", "TMP/none.csv"),
+        1,
+        r"data file not found: \S+none\.csv",
+    ),
+    "explain-empty": (_plain("explain", ""), 1, NOT_A_MODEL_URI),
+    "explain-models-only": (_plain("explain", "models:/"), 1, NOT_A_MODEL_URI),
+    "explain-version-abc": (_plain("explain", "models:/x/abc"), 1, NOT_A_MODEL_URI),
+    "explain-version-negative": (_plain("explain", "models:/MODEL/-1"), 1, NOT_A_MODEL_URI),
+    "explain-runs-uri": (_plain("explain", "runs:/"), 1, NOT_A_MODEL_URI),
+    "explain-runs-model": (_plain("explain", "runs:/0123abcd/model"), 1, NOT_A_MODEL_URI),
+    "explain-empty-alias": (_plain("explain", "models:/MODEL@"), 1, NOT_A_MODEL_URI),
+    "explain-empty-name": (_plain("explain", "models:/@champion"), 1, NOT_A_MODEL_URI),
+    "explain-version-zero": (_plain("explain", "models:/MODEL/0"), 1, r"model version 0 of '\S+' not found"),
+    "explain-missing-version": (_plain("explain", "models:/MODEL/999"), 1, r"model version 999 .* not found"),
+    "explain-unknown-model": (_plain("explain", SOME, "--json"), 1, r"model version 1 of 'no-such-model'"),
+    "explain-unknown-alias": (_plain("explain", "models:/MODEL@nobody"), 1, r"no version of '\S+' holds"),
+    "reproduce-empty": (_plain("reproduce", ""), 1, NOT_A_MODEL_URI),
+    "reproduce-runs-uri": (_plain("reproduce", "runs:/"), 1, NOT_A_MODEL_URI),
+    "reproduce-version-abc": (_plain("reproduce", "models:/x/abc"), 1, NOT_A_MODEL_URI),
+    "reproduce-missing-version": (
+        _plain("reproduce", "models:/MODEL/999"),
+        1,
+        r"model version 999 .* not found",
+    ),
+    "reproduce-unknown-alias": (_plain("reproduce", "models:/MODEL@nobody"), 1, r"no version of '\S+' holds"),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", list(COMMAND_CASES.values()), ids=list(COMMAND_CASES))
+def test_every_command_refuses_malformed_arguments_in_one_line(
+    case: tuple[Callable[[Good, Path], list[str]], int, str],
+    good: Good,
+    store: mlflow.MlflowClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    build, exit_code, message = case
+
+    code = main(build(good, tmp_path))
+
+    errors = _trainer_errors(caplog)
+    assert code == exit_code, caplog.text[-3000:]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    line = errors[0].getMessage()
+    assert "\n" not in line and "unexpected error" not in line, line
+    assert re.search(message, line), line
+    assert "unexpected error" not in caplog.text
+    assert [str(v.version) for v in versions(store, MODEL)] == ["1"]
+    assert alias_version(store, MODEL) == "1"
+
+
+@pytest.mark.integration
+def test_explain_and_reproduce_of_a_version_without_a_training_run(
+    good: Good, store: mlflow.MlflowClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version registered some other way (no run, no trainer tags): one line, exit 1."""
+    mv = store.create_model_version(MODEL, source=str(tmp_path))
+    for command in ("explain", "reproduce"):
+        caplog.clear()
+        assert main([command, f"models:/{MODEL}/{mv.version}"]) == 1
+        [line] = [r.getMessage() for r in _trainer_errors(caplog)]
+        assert (
+            line
+            == f"version {mv.version} of '{MODEL}' was not registered by the trainer: it names no training run"
+        )
+
+
+def pointed_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process uses `uri` as its tracking store, without opening it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", uri)
+
+
+READ_ONLY_COMMANDS = {
+    "promote": ["promote", "--version", "1"],
+    "explain": ["explain", f"models:/{MODEL}/1"],
+    "reproduce": ["reproduce", f"models:/{MODEL}@champion"],
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("folder_exists", [False, True], ids=["no-folder", "no-file"])
+@pytest.mark.parametrize("command", list(READ_ONLY_COMMANDS))
+def test_mistyped_sqlite_store_is_not_found_and_not_created(
+    command: str,
+    folder_exists: bool,
+    good: Good,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """promote / explain / reproduce only read: a wrong SQLite path creates no folder and no database."""
+    folder = tmp_path / "no" / "such" / "dir"
+    if folder_exists:
+        folder.mkdir(parents=True)
+    uri = f"sqlite:///{folder}/mlflow.db"
+    argv = READ_ONLY_COMMANDS[command]
+    if command == "promote":
+        argv = [*argv, "--data", str(good.csv), "--schema", str(SCHEMA), "--recipe", str(good.recipe)]
+    pointed_at(uri, monkeypatch)  # not `using_store`: its client would create the database
+    assert main(argv) == 1
+
+    [line] = [r.getMessage() for r in _trainer_errors(caplog)]
+    assert line == f"tracking store {uri} not found: no database file {folder}/mlflow.db"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == (["dir", "no", "such"] if folder_exists else [])
+
+
+@pytest.mark.integration
+def test_train_creates_a_database_only_in_an_existing_folder(
+    good: Good, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "no" / "such" / "dir"
+    uri = f"sqlite:///{folder}/mlflow.db"
+    pointed_at(uri, monkeypatch)
+    assert main(_argv(good, {})) == 1
+    [line] = [r.getMessage() for r in _trainer_errors(caplog)]
+    assert line == f"tracking store {uri} not found: no folder {folder}"
+    assert not (tmp_path / "no").exists()
