@@ -671,3 +671,29 @@ def test_train_creates_a_database_only_in_an_existing_folder(
     [line] = [r.getMessage() for r in _trainer_errors(caplog)]
     assert line == f"tracking store {uri} not found: no folder {folder}"
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.integration
+def test_five_thousand_extra_columns_give_a_short_warning_and_tag(
+    good: Good, store: mlflow.MlflowClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the first 10 and the count; the tag is short and says it is cut; the
+    contract report lists every one."""
+    extra = pd.DataFrame(0, index=good.frame.index, columns=[f"extra_{i:04d}" for i in range(5000)])
+    data = Build(tmp_path, good).csv(pd.concat([good.frame, extra], axis=1))
+    argv = ["validate", "--data", str(data), "--schema", str(SCHEMA), "--recipe", str(good.recipe)]
+
+    assert main(argv) == 0, caplog.text[-3000:]
+
+    [warning] = [r.getMessage() for r in caplog.records if "ignoring unexpected column" in r.getMessage()]
+    assert len(warning) < 500, warning
+    assert "'extra_0009'] and 4990 more (5000 in all)" in warning and "extra_0010" not in warning
+    exp = store.get_experiment_by_name(EXPERIMENT)
+    [run] = store.search_runs([exp.experiment_id], "tags.trainer_command = 'validate'")
+    tag = run.data.tags["ignored_columns"]
+    assert len(tag) <= 500 and tag.startswith(
+        "5000 columns (list truncated, all of them in contract/report.md)"
+    )
+    assert tag.endswith(",...")
+    report = Path(store.download_artifacts(run.info.run_id, "contract/report.md", str(tmp_path))).read_text()
+    assert "extra_0000" in report and "extra_4999" in report

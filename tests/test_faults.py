@@ -715,6 +715,37 @@ def test_unavailable_http_store(base: Base) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.system
+def test_unreachable_postgresql_store_fails_in_seconds(base: Base) -> None:
+    """A refused connection is reported at once, not after MLflow's two-minute connect retries
+    (run_trainer's 60 s timeout is a hang guard: it used to take 106 s)."""
+    done = run_trainer(train_args(base), f"postgresql://u:{SECRET}@127.0.0.1:1/db", timeout=60)
+    line = assert_fails_fast(
+        done,
+        r"^tracking store postgresql\+psycopg2://u:\*\*\*@127\.0\.0\.1:1/db is unavailable: "
+        r"cannot connect to 127\.0\.0\.1:1 \(Connection refused\)$",
+    )
+    assert SECRET not in done.stderr + line and "Traceback" not in done.stderr
+
+
+@pytest.mark.unit
+def test_plain_postgresql_uri_uses_the_pinned_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As deploy/server.sh does: plain postgresql:// (or postgres://) runs with psycopg2."""
+    import mlflow
+
+    from trainer.tracking import use_driver
+
+    seen: list[str] = []
+    monkeypatch.setattr(mlflow, "set_tracking_uri", seen.append)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "unset")
+    assert use_driver("sqlite:///x.db") == "sqlite:///x.db" and seen == []
+    assert use_driver("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    for plain in ("postgresql://u@h:5432/db", "postgres://u@h:5432/db"):
+        assert use_driver(plain) == "postgresql+psycopg2://u@h:5432/db"
+    assert seen == ["postgresql+psycopg2://u@h:5432/db"] * 2
+    assert os.environ["MLFLOW_TRACKING_URI"] == "postgresql+psycopg2://u@h:5432/db"
+
+
 def _immutable(paths: list[Path], on: bool) -> bool:
     flag = "+i" if on else "-i"
     try:
@@ -797,6 +828,30 @@ def test_redact_uri_in_process(caplog: pytest.LogCaptureFixture) -> None:
     assert SECRET not in redact_uri(f"postgresql://u:{SECRET}@db/mlflow")
     assert redact_uri("http://u:p@ss@db:5432/x failed") == "http://u:***@db:5432/x failed"  # '@' inside
     assert redact_uri("a http://u:one@h/ and http://v:two@k/") == "a http://u:***@h/ and http://v:***@k/"
+    # a token as the user part, without a password
+    assert redact_uri(f"http://{SECRET}@host:5000/api failed") == "http://***@host:5000/api failed"
+    assert redact_uri(f"tracking store https://{SECRET}@h is unavailable") == (
+        "tracking store https://***@h is unavailable"
+    )
+    assert (
+        redact_uri("write to me@example.org or http://host/a@b")
+        == "write to me@example.org or http://host/a@b"
+    )
+
+
+@pytest.mark.system
+def test_token_as_the_user_part_of_the_uri_is_redacted(base: Base) -> None:
+    done = run_trainer(
+        ["explain", f"models:/{MODEL}/1"],
+        f"http://{SECRET}@127.0.0.1:1",
+        timeout=120,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        MLFLOW_HTTP_REQUEST_TIMEOUT="2",
+    )
+    assert done.returncode == 1
+    [line] = trainer_lines(done.stderr)
+    assert line.startswith("tracking store http://***@127.0.0.1:1 is unavailable: ")
+    assert SECRET not in done.stderr and SECRET not in done.stdout
 
 
 @pytest.mark.system
