@@ -245,6 +245,95 @@ def gate_unreachable(b: Build) -> Args:
     return {"recipe": b.recipe(gates={"min_cv_r2": 0.99})}
 
 
+# ---- issue 16: contract holes and unbounded configs -------------------------------------------
+
+ALIAS_BOMB = "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)  # 9**8 strings from 1 KB, if aliases were expanded
+
+
+def misspelled_expectation(b: Build) -> Args:
+    suite = json.loads(SUITE.read_text())
+    for exp in suite["expectations"]:
+        if exp["type"] == "expect_column_values_to_be_between" and exp["kwargs"]["column"] == "math3":
+            exp["type"] = "expect_column_values_to_be_betwen"
+    path = b.tmp / "suite.json"
+    path.write_text(json.dumps(suite))
+    return {"schema": b.schema(suite=path)}
+
+
+def unknown_expectation_argument(b: Build) -> Args:
+    suite = json.loads(SUITE.read_text())
+    for exp in suite["expectations"]:
+        if exp["type"] == "expect_column_values_to_be_between" and exp["kwargs"]["column"] == "math3":
+            exp["kwargs"]["max_valeu"] = 1
+    path = b.tmp / "suite.json"
+    path.write_text(json.dumps(suite))
+    return {"schema": b.schema(suite=path)}
+
+
+def duplicate_header(b: Build) -> Args:
+    frame = b.frame.drop(columns=["math1"])
+    return {
+        "data": b.raw(
+            frame.assign(math1=b.frame["read1"]).to_csv(index=False).replace("read1", "math1").encode()
+        )
+    }
+
+
+def gzip_file(b: Build) -> Args:
+    import gzip
+
+    return {"data": b.raw(gzip.compress(b.frame.to_csv(index=False).encode()), "data.csv.gz")}
+
+
+def constant_target(b: Build) -> Args:
+    return {"data": b.csv(b.frame.assign(math3=600.0))}
+
+
+def million_point_grid(b: Build) -> Args:
+    grid = {"alpha": [float(i) for i in range(1, 1001)], "tol": [i / 1e6 for i in range(1, 1001)]}
+    return {"recipe": b.recipe(candidates={"dummy": {}, "ridge": grid})}
+
+
+def _schema_text(b: Build, name_line: str) -> Path:
+    text = SCHEMA.read_text().replace("name: star_grade3", name_line)
+    text = text.replace("suite: ../expectations/", f"suite: {SUITE.parent}/")
+    path = b.tmp / "schema.yaml"
+    path.write_text(text)
+    return path
+
+
+def alias_bomb_in_schema_name(b: Build) -> Args:
+    return {"schema": _schema_text(b, ALIAS_BOMB + "name: *i")}
+
+
+def alias_bomb_in_recipe(b: Build) -> Args:
+    path = b.recipe()
+    path.write_text(ALIAS_BOMB + path.read_text().replace("experiment: bad-input", "experiment: *i", 1))
+    return {"recipe": path}
+
+
+def two_megabyte_yaml(b: Build) -> Args:
+    path = b.recipe()
+    path.write_text(path.read_text() + ("# padding\n" * 220_000))
+    return {"recipe": path}
+
+
+def list_for_a_number(b: Build) -> Args:
+    return {"recipe": b.recipe(cv={"folds": [5], "shuffle": True, "random_state": 42})}
+
+
+def long_schema_name(b: Build) -> Args:
+    return {"schema": _schema_text(b, "name: " + "n" * 10_000)}
+
+
+def long_experiment_name(b: Build) -> Args:
+    path = b.recipe()
+    path.write_text(path.read_text().replace("experiment: bad-input", "experiment: " + "e" * 10_000, 1))
+    return {"recipe": path}
+
+
 @dataclass(frozen=True)
 class Case:
     build: Callable[[Build], Args]
@@ -288,6 +377,31 @@ CASES: dict[str, Case] = {
     ),
     "quality-gate-unreachable": Case(
         gate_unreachable, 3, r"no candidate passed the quality gates: best was '\w+'"
+    ),
+    # issue 16
+    "misspelled-expectation": Case(
+        misspelled_expectation,
+        2,
+        r"expectation #\d+ 'expect_column_values_to_be_betwen' is not a Great Expectations expectation",
+    ),
+    "unknown-expectation-argument": Case(
+        unknown_expectation_argument, 2, r"expectation #\d+ expect_column_values_to_be_between\(math3\)"
+    ),
+    "duplicate-header": Case(duplicate_header, 2, r"duplicate column name\(s\) \['math1'\] in the header"),
+    "gzip-file": Case(gzip_file, 2, r"data\.csv\.gz is gzip-compressed: decompress it first"),
+    "constant-target": Case(constant_target, 2, r"target 'math3' has a single value \(600\.0\)"),
+    "million-point-grid": Case(million_point_grid, 1, r"max_grid_points", False),
+    "alias-bomb-in-schema-name": Case(
+        alias_bomb_in_schema_name, 1, r"YAML aliases \(\*name\) are not allowed"
+    ),
+    "alias-bomb-in-recipe": Case(alias_bomb_in_recipe, 1, r"YAML aliases \(\*name\) are not allowed", False),
+    "two-megabyte-yaml": Case(
+        two_megabyte_yaml, 1, r"recipe \S+: \d+ bytes is larger than the 1048576", False
+    ),
+    "list-for-a-number": Case(list_for_a_number, 1, r"cv\.folds must be a number, got \[5\]", False),
+    "ten-thousand-char-schema-name": Case(long_schema_name, 1, r"'name' must be a short text"),
+    "ten-thousand-char-experiment": Case(
+        long_experiment_name, 1, r"experiment must be a non-empty name of at most 200 characters", False
     ),
 }
 
@@ -380,3 +494,206 @@ def test_non_utf8_message_points_at_the_real_byte(tmp_path: Path) -> None:
     message = str(err.value)
     line = data.count(b"\n", 0, offset) + 1
     assert f"(line {line}, byte {offset})" in message, message
+
+
+# ---- every command with malformed arguments: a documented code and one line, never "unexpected" --
+
+SOME = "models:/no-such-model/1"
+
+
+def _train_like(command: str, **override: str) -> Callable[[Good, Path], list[str]]:
+    def argv(good: Good, tmp: Path) -> list[str]:
+        paths = {"data": str(good.csv), "schema": str(SCHEMA), "recipe": str(good.recipe)}
+        paths.update({k: v.replace("TMP", str(tmp)) for k, v in override.items()})
+        return [command, *(x for key, value in paths.items() for x in (f"--{key}", value))]
+
+    return argv
+
+
+def _promote(*extra: str) -> Callable[[Good, Path], list[str]]:
+    def argv(good: Good, tmp: Path) -> list[str]:
+        paths = ["--data", str(good.csv), "--schema", str(SCHEMA), "--recipe", str(good.recipe)]
+        return ["promote", *paths, *(x.replace("TMP", str(tmp)) for x in extra)]
+
+    return argv
+
+
+def _plain(*args: str) -> Callable[[Good, Path], list[str]]:
+    return lambda good, tmp: [a.replace("MODEL", MODEL) for a in args]
+
+
+NOT_A_MODEL_URI = r"not a model URI: .* \(expected models:/NAME/N or models:/NAME@alias\)"
+COMMAND_CASES: dict[str, tuple[Callable[[Good, Path], list[str]], int, str]] = {
+    "validate-missing-data": (
+        _train_like("validate", data="TMP/none.csv"),
+        1,
+        r"data file not found: \S+none\.csv",
+    ),
+    "validate-data-is-a-folder": (_train_like("validate", data="TMP"), 1, r"data path is not a file: "),
+    "validate-empty-data": (_train_like("validate", data=""), 1, r"data path is not a file: \.$"),
+    "validate-schema-is-a-folder": (_train_like("validate", schema="TMP"), 1, r"schema is not a file: "),
+    "validate-empty-schema": (_train_like("validate", schema=""), 1, r"schema is not a file: \.$"),
+    "train-empty-recipe": (_train_like("train", recipe=""), 1, r"recipe is not a file: \.$"),
+    "train-recipe-is-a-folder": (_train_like("train", recipe="TMP"), 1, r"recipe is not a file: "),
+    "train-missing-schema": (_train_like("train", schema="TMP/none.yaml"), 1, r"schema not found: "),
+    "train-data-is-a-folder": (_train_like("train", data="TMP"), 1, r"data path is not a file: "),
+    "promote-version-abc": (_promote("--version", "abc"), 1, r"--version must be a model version number"),
+    "promote-version-negative": (_promote("--version", "-1"), 1, r"--version must be a model version number"),
+    "promote-version-zero": (_promote("--version", "0"), 1, r"--version must be a model version number"),
+    "promote-version-empty": (_promote("--version", ""), 1, r"--version must be a model version number"),
+    "promote-version-missing": (_promote("--version", "999"), 1, r"model version 999 of '\S+' not found"),
+    "promote-empty-alias": (_promote("--version", "1", "--alias", ""), 1, r"--alias '': .*cannot be empty"),
+    "promote-reserved-alias": (_promote("--version", "1", "--alias", "latest"), 1, r"'latest' .* reserved"),
+    "promote-unknown-model": (
+        _promote("--version", "1", "--name", "no-such-model"),
+        1,
+        r"model version 1 of 'no-such-model' not found",
+    ),
+    "promote-missing-data": (
+        _promote("--version", "1", "--alias", "staging", "--data", "TMP/none.csv"),
+        1,
+        r"data file not found: \S+none\.csv",
+    ),
+    "explain-empty": (_plain("explain", ""), 1, NOT_A_MODEL_URI),
+    "explain-models-only": (_plain("explain", "models:/"), 1, NOT_A_MODEL_URI),
+    "explain-version-abc": (_plain("explain", "models:/x/abc"), 1, NOT_A_MODEL_URI),
+    "explain-version-negative": (_plain("explain", "models:/MODEL/-1"), 1, NOT_A_MODEL_URI),
+    "explain-runs-uri": (_plain("explain", "runs:/"), 1, NOT_A_MODEL_URI),
+    "explain-runs-model": (_plain("explain", "runs:/0123abcd/model"), 1, NOT_A_MODEL_URI),
+    "explain-empty-alias": (_plain("explain", "models:/MODEL@"), 1, NOT_A_MODEL_URI),
+    "explain-empty-name": (_plain("explain", "models:/@champion"), 1, NOT_A_MODEL_URI),
+    "explain-version-zero": (_plain("explain", "models:/MODEL/0"), 1, r"model version 0 of '\S+' not found"),
+    "explain-missing-version": (_plain("explain", "models:/MODEL/999"), 1, r"model version 999 .* not found"),
+    "explain-unknown-model": (_plain("explain", SOME, "--json"), 1, r"model version 1 of 'no-such-model'"),
+    "explain-unknown-alias": (_plain("explain", "models:/MODEL@nobody"), 1, r"no version of '\S+' holds"),
+    "reproduce-empty": (_plain("reproduce", ""), 1, NOT_A_MODEL_URI),
+    "reproduce-runs-uri": (_plain("reproduce", "runs:/"), 1, NOT_A_MODEL_URI),
+    "reproduce-version-abc": (_plain("reproduce", "models:/x/abc"), 1, NOT_A_MODEL_URI),
+    "reproduce-missing-version": (
+        _plain("reproduce", "models:/MODEL/999"),
+        1,
+        r"model version 999 .* not found",
+    ),
+    "reproduce-unknown-alias": (_plain("reproduce", "models:/MODEL@nobody"), 1, r"no version of '\S+' holds"),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", list(COMMAND_CASES.values()), ids=list(COMMAND_CASES))
+def test_every_command_refuses_malformed_arguments_in_one_line(
+    case: tuple[Callable[[Good, Path], list[str]], int, str],
+    good: Good,
+    store: mlflow.MlflowClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    build, exit_code, message = case
+
+    code = main(build(good, tmp_path))
+
+    errors = _trainer_errors(caplog)
+    assert code == exit_code, caplog.text[-3000:]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    line = errors[0].getMessage()
+    assert "\n" not in line and "unexpected error" not in line, line
+    assert re.search(message, line), line
+    assert "unexpected error" not in caplog.text
+    assert [str(v.version) for v in versions(store, MODEL)] == ["1"]
+    assert alias_version(store, MODEL) == "1"
+
+
+@pytest.mark.integration
+def test_explain_and_reproduce_of_a_version_without_a_training_run(
+    good: Good, store: mlflow.MlflowClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version registered some other way (no run, no trainer tags): one line, exit 1."""
+    mv = store.create_model_version(MODEL, source=str(tmp_path))
+    for command in ("explain", "reproduce"):
+        caplog.clear()
+        assert main([command, f"models:/{MODEL}/{mv.version}"]) == 1
+        [line] = [r.getMessage() for r in _trainer_errors(caplog)]
+        assert (
+            line
+            == f"version {mv.version} of '{MODEL}' was not registered by the trainer: it names no training run"
+        )
+
+
+def pointed_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process uses `uri` as its tracking store, without opening it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", uri)
+
+
+READ_ONLY_COMMANDS = {
+    "promote": ["promote", "--version", "1"],
+    "explain": ["explain", f"models:/{MODEL}/1"],
+    "reproduce": ["reproduce", f"models:/{MODEL}@champion"],
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("folder_exists", [False, True], ids=["no-folder", "no-file"])
+@pytest.mark.parametrize("command", list(READ_ONLY_COMMANDS))
+def test_mistyped_sqlite_store_is_not_found_and_not_created(
+    command: str,
+    folder_exists: bool,
+    good: Good,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """promote / explain / reproduce only read: a wrong SQLite path creates no folder and no database."""
+    folder = tmp_path / "no" / "such" / "dir"
+    if folder_exists:
+        folder.mkdir(parents=True)
+    uri = f"sqlite:///{folder}/mlflow.db"
+    argv = READ_ONLY_COMMANDS[command]
+    if command == "promote":
+        argv = [*argv, "--data", str(good.csv), "--schema", str(SCHEMA), "--recipe", str(good.recipe)]
+    pointed_at(uri, monkeypatch)  # not `using_store`: its client would create the database
+    assert main(argv) == 1
+
+    [line] = [r.getMessage() for r in _trainer_errors(caplog)]
+    assert line == f"tracking store {uri} not found: no database file {folder}/mlflow.db"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == (["dir", "no", "such"] if folder_exists else [])
+
+
+@pytest.mark.integration
+def test_train_creates_a_database_only_in_an_existing_folder(
+    good: Good, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "no" / "such" / "dir"
+    uri = f"sqlite:///{folder}/mlflow.db"
+    pointed_at(uri, monkeypatch)
+    assert main(_argv(good, {})) == 1
+    [line] = [r.getMessage() for r in _trainer_errors(caplog)]
+    assert line == f"tracking store {uri} not found: no folder {folder}"
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.integration
+def test_five_thousand_extra_columns_give_a_short_warning_and_tag(
+    good: Good, store: mlflow.MlflowClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the first 10 and the count; the tag is short and says it is cut; the
+    contract report lists every one."""
+    extra = pd.DataFrame(0, index=good.frame.index, columns=[f"extra_{i:04d}" for i in range(5000)])
+    data = Build(tmp_path, good).csv(pd.concat([good.frame, extra], axis=1))
+    argv = ["validate", "--data", str(data), "--schema", str(SCHEMA), "--recipe", str(good.recipe)]
+
+    assert main(argv) == 0, caplog.text[-3000:]
+
+    [warning] = [r.getMessage() for r in caplog.records if "ignoring unexpected column" in r.getMessage()]
+    assert len(warning) < 500, warning
+    assert "'extra_0009'] and 4990 more (5000 in all)" in warning and "extra_0010" not in warning
+    exp = store.get_experiment_by_name(EXPERIMENT)
+    [run] = store.search_runs([exp.experiment_id], "tags.trainer_command = 'validate'")
+    tag = run.data.tags["ignored_columns"]
+    assert len(tag) <= 500 and tag.startswith(
+        "5000 columns (list truncated, all of them in contract/report.md)"
+    )
+    assert tag.endswith(",...")
+    report = Path(store.download_artifacts(run.info.run_id, "contract/report.md", str(tmp_path))).read_text()
+    assert "extra_0000" in report and "extra_4999" in report

@@ -7,13 +7,15 @@ of a small model holding `champion`, so "nothing moved" is a real check. Trainin
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import (
@@ -121,6 +123,50 @@ def _stalled(*args, **kwargs):
     time.sleep(float(sys.argv[1]))
     return found
 trainer.promote.alias_holder = _stalled
+"""
+    + _RUN_TRAINER
+)
+
+
+# after the version exists (pending): the run's timings are being recorded (the run is open), or
+# the run has closed and `validation_status=passed` is about to be written
+STALL_AFTER_REGISTRATION = (
+    """
+import sys, time
+import trainer.record
+_timings = trainer.record.timings
+def _stalled(*args, **kwargs):
+    print("STALLED recording the timings", file=sys.stderr, flush=True)
+    time.sleep(float(sys.argv[1]))
+    return _timings(*args, **kwargs)
+trainer.record.timings = _stalled
+"""
+    + _RUN_TRAINER
+)
+STALL_BEFORE_PASSED = (
+    """
+import sys, time
+import trainer.finalise
+_mark = trainer.finalise.mark_passed
+def _stalled(*args, **kwargs):
+    print("STALLED after the run closed, before passed", file=sys.stderr, flush=True)
+    time.sleep(float(sys.argv[1]))
+    return _mark(*args, **kwargs)
+trainer.finalise.mark_passed = _stalled
+"""
+    + _RUN_TRAINER
+)
+# a promotion killed right after the alias moved, before its record is marked complete
+STALL_AFTER_ALIAS_MOVE = (
+    """
+import sys, time
+from mlflow import MlflowClient
+_move = MlflowClient.set_registered_model_alias
+def _stalled(self, *args, **kwargs):
+    _move(self, *args, **kwargs)
+    print("STALLED after the alias moved", file=sys.stderr, flush=True)
+    time.sleep(float(sys.argv[1]))
+MlflowClient.set_registered_model_alias = _stalled
 """
     + _RUN_TRAINER
 )
@@ -404,6 +450,180 @@ def test_sigint_at_each_point_of_the_search(after: int, store: Store, base: Base
     assert len(children) == after  # one child run per candidate searched before the signal
 
 
+# ---- (b2) no version outlives its failed run: every window after the version exists ----------
+
+
+class Boom(Exception):
+    pass
+
+
+def _raise(exc: BaseException) -> Callable[..., Any]:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return fail
+
+
+def _fail_closing_the_run(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    """The store write that closes the run as FINISHED fails (mlflow.end_run has popped the run)."""
+    set_terminated = MlflowClient.set_terminated
+
+    def terminate(self: MlflowClient, run_id: str, status: str | None = None, **kwargs: Any) -> None:
+        if status in (None, "FINISHED") and "registered_version" in self.get_run(run_id).data.tags:
+            raise exc  # the parent run, after registration (child runs close normally)
+        set_terminated(self, run_id, status, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "set_terminated", terminate)
+
+
+def _patch_window(window: str, exc: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trainer.finalise
+    import trainer.record
+
+    if window == "model-card":  # inside registration, after create_model_version
+        monkeypatch.setattr(MlflowClient, "update_model_version", _raise(exc))
+    elif window == "timings":  # after registration, the run still open
+        monkeypatch.setattr(trainer.record, "timings", _raise(exc))
+    elif window == "closing-the-run":
+        _fail_closing_the_run(monkeypatch, exc)
+    else:  # "marking-passed": the run has closed, the last write fails
+        monkeypatch.setattr(trainer.finalise, "mark_passed", _raise(exc))
+
+
+WINDOWS = ["model-card", "timings", "closing-the-run", "marking-passed"]
+SIGNALS = {"error": (Boom("disk full"), 1, "FAILED"), "ctrl-c": (KeyboardInterrupt(), 130, "KILLED")}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", list(SIGNALS))
+@pytest.mark.parametrize("window", WINDOWS)
+def test_no_version_outlives_its_failed_run(
+    window: str,
+    how: str,
+    store: Store,
+    base: Base,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failure (or Ctrl-C) in any window after version 2 exists withdraws it and fails the run."""
+    from trainer.cli import main
+
+    exc, exit_code, status = SIGNALS[how]
+    _patch_window(window, exc, monkeypatch)
+    with using_store(store.uri):
+        code = main(train_args(base))
+
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert code == exit_code, caplog.text[-3000:]
+    assert errors[0] == f"registration failed: version 2 of {MODEL} withdrawn", errors
+    assert [str(v.version) for v in versions(store.client, MODEL)] == ["1"]  # deleted
+    assert_nothing_promoted(store)
+    run = train_runs(store.client, EXPERIMENT)[0]
+    assert run.info.status == status
+    assert run.data.tags["failure_reason"] in ("disk full", "KeyboardInterrupt")
+    assert "registered_version" not in run.data.tags and "registered_model" not in run.data.tags
+
+
+@pytest.mark.integration
+def test_withdrawal_that_cannot_delete_leaves_the_version_failed(
+    store: Store, base: Base, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import trainer.record
+    from trainer.cli import main
+
+    monkeypatch.setattr(trainer.record, "timings", _raise(Boom("disk full")))
+    monkeypatch.setattr(MlflowClient, "delete_model_version", _raise(Boom("store read-only")))
+    with using_store(store.uri):
+        assert main(train_args(base)) == 1
+
+    v2 = versions(store.client, MODEL)[1]
+    assert v2.tags["validation_status"] == "failed"
+    assert f"registration failed: version 2 of {MODEL} marked failed (store read-only)" in caplog.text
+    assert_nothing_promoted(store)
+
+
+@pytest.mark.system
+@pytest.mark.parametrize(
+    "stall",
+    [
+        pytest.param(STALL_AFTER_REGISTRATION, id="recording-timings"),
+        pytest.param(STALL_BEFORE_PASSED, id="run-closed-before-passed"),
+    ],
+)
+def test_sigterm_after_registration_withdraws_the_version(
+    stall: str, store: Store, base: Base, tmp_path: Path
+) -> None:
+    log = tmp_path / "stderr.txt"
+    proc = start([PYTHON, "-c", stall, "120", *train_args(base)], store.uri, log)
+    wait_in_log(proc, log, STALLED)
+    found = versions(store.client, MODEL)
+    assert len(found) == 2 and found[1].tags["validation_status"] == "pending"
+
+    code = signal_and_wait(proc, signal.SIGTERM)
+
+    stderr = log_text(log)
+    assert code == 143, stderr[-3000:]
+    assert trainer_lines(stderr) == [
+        f"registration failed: version 2 of {MODEL} withdrawn",
+        "terminated by SIGTERM",
+    ]
+    assert [str(v.version) for v in versions(store.client, MODEL)] == ["1"]
+    run = train_runs(store.client, EXPERIMENT)[0]
+    assert run.info.status == "FAILED" and run.data.tags["failure_reason"] == "terminated by SIGTERM"
+    assert "registered_version" not in run.data.tags
+    assert_nothing_promoted(store)
+
+
+# ---- (b3) kill -9 during promote: the record is repaired, explain never hides the move --------
+
+
+@pytest.mark.system
+def test_sigkill_after_the_alias_moved_is_repaired_by_the_next_promote(
+    store: Store, base: Base, tmp_path: Path
+) -> None:
+    from trainer.pipeline import run_train
+
+    with using_store(store.uri):
+        assert run_train(base.csv, SCHEMA, base.recipe).model_version == f"models:/{MODEL}/2"
+    args = ["promote", "--version", "2", "--data", str(base.csv), "--schema", str(SCHEMA)]
+    args += ["--recipe", str(base.recipe)]
+    log = tmp_path / "stderr.txt"
+    proc = start([PYTHON, "-c", STALL_AFTER_ALIAS_MOVE, "120", *args], store.uri, log)
+    wait_in_log(proc, log, STALLED)
+
+    assert signal_and_wait(proc, signal.SIGKILL) == -signal.SIGKILL
+
+    assert alias_version(store.client, MODEL) == "2"
+    v2 = store.client.get_model_version(MODEL, "2")
+    assert v2.tags["promotion_state"] == "pending" and v2.tags["promoted_alias"] == "champion"
+    shown = run_trainer(["explain", f"models:/{MODEL}@champion"], store.uri)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    [promotion] = [x for x in shown.stdout.splitlines() if x.startswith("promotion:")]
+    assert "promotion_state=pending" in promotion and "interrupted after the alias moved" in promotion
+
+    again = run_trainer(args, store.uri)
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert trainer_lines(again.stderr, "WARNING") == [
+        "completed the interrupted promotion record of version 2 ('champion')"
+    ]
+    assert store.client.get_model_version(MODEL, "2").tags["promotion_state"] == "complete"
+    shown = run_trainer(["explain", f"models:/{MODEL}@champion"], store.uri)
+    [promotion] = [x for x in shown.stdout.splitlines() if x.startswith("promotion:")]
+    assert "promotion_state=complete" in promotion and "promoted_from_version=1" in promotion
+
+
+@pytest.mark.unit
+def test_explain_never_says_never_promoted_for_an_alias_holder() -> None:
+    from trainer.audit import promotion_line
+
+    assert promotion_line({}, []) == "promotion: never promoted"
+    assert "never promoted" not in promotion_line({}, ["champion"])
+    assert "set outside the trainer" in promotion_line({}, ["champion"])
+    pending = {"promoted_alias": "champion", "promotion_state": "pending"}
+    assert "interrupted before the alias moved" in promotion_line(pending, [])
+
+
 # ---- (c) concurrency --------------------------------------------------------------------------
 
 
@@ -495,6 +715,37 @@ def test_unavailable_http_store(base: Base) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.system
+def test_unreachable_postgresql_store_fails_in_seconds(base: Base) -> None:
+    """A refused connection is reported at once, not after MLflow's two-minute connect retries
+    (run_trainer's 60 s timeout is a hang guard: it used to take 106 s)."""
+    done = run_trainer(train_args(base), f"postgresql://u:{SECRET}@127.0.0.1:1/db", timeout=60)
+    line = assert_fails_fast(
+        done,
+        r"^tracking store postgresql\+psycopg2://u:\*\*\*@127\.0\.0\.1:1/db is unavailable: "
+        r"cannot connect to 127\.0\.0\.1:1 \(Connection refused\)$",
+    )
+    assert SECRET not in done.stderr + line and "Traceback" not in done.stderr
+
+
+@pytest.mark.unit
+def test_plain_postgresql_uri_uses_the_pinned_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As deploy/server.sh does: plain postgresql:// (or postgres://) runs with psycopg2."""
+    import mlflow
+
+    from trainer.tracking import use_driver
+
+    seen: list[str] = []
+    monkeypatch.setattr(mlflow, "set_tracking_uri", seen.append)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "unset")
+    assert use_driver("sqlite:///x.db") == "sqlite:///x.db" and seen == []
+    assert use_driver("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    for plain in ("postgresql://u@h:5432/db", "postgres://u@h:5432/db"):
+        assert use_driver(plain) == "postgresql+psycopg2://u@h:5432/db"
+    assert seen == ["postgresql+psycopg2://u@h:5432/db"] * 2
+    assert os.environ["MLFLOW_TRACKING_URI"] == "postgresql+psycopg2://u@h:5432/db"
+
+
 def _immutable(paths: list[Path], on: bool) -> bool:
     flag = "+i" if on else "-i"
     try:
@@ -577,6 +828,30 @@ def test_redact_uri_in_process(caplog: pytest.LogCaptureFixture) -> None:
     assert SECRET not in redact_uri(f"postgresql://u:{SECRET}@db/mlflow")
     assert redact_uri("http://u:p@ss@db:5432/x failed") == "http://u:***@db:5432/x failed"  # '@' inside
     assert redact_uri("a http://u:one@h/ and http://v:two@k/") == "a http://u:***@h/ and http://v:***@k/"
+    # a token as the user part, without a password
+    assert redact_uri(f"http://{SECRET}@host:5000/api failed") == "http://***@host:5000/api failed"
+    assert redact_uri(f"tracking store https://{SECRET}@h is unavailable") == (
+        "tracking store https://***@h is unavailable"
+    )
+    assert (
+        redact_uri("write to me@example.org or http://host/a@b")
+        == "write to me@example.org or http://host/a@b"
+    )
+
+
+@pytest.mark.system
+def test_token_as_the_user_part_of_the_uri_is_redacted(base: Base) -> None:
+    done = run_trainer(
+        ["explain", f"models:/{MODEL}/1"],
+        f"http://{SECRET}@127.0.0.1:1",
+        timeout=120,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        MLFLOW_HTTP_REQUEST_TIMEOUT="2",
+    )
+    assert done.returncode == 1
+    [line] = trainer_lines(done.stderr)
+    assert line.startswith("tracking store http://***@127.0.0.1:1 is unavailable: ")
+    assert SECRET not in done.stderr and SECRET not in done.stdout
 
 
 @pytest.mark.system

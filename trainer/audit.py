@@ -135,7 +135,7 @@ def explain_record(uri: str) -> dict[str, Any]:
     from mlflow import MlflowClient
 
     tracking.quiet_libraries()
-    tracking.check_tracking_store()
+    tracking.check_tracking_store(must_exist=True)
     client = MlflowClient()
     mv = resolve_version(uri)
     tags = dict(mv.tags)
@@ -176,6 +176,23 @@ def _count(value: float | None) -> str:
     return "?" if value is None else str(int(value))
 
 
+def promotion_line(promotion: dict[str, str], aliases: list[str]) -> str:
+    """The promotion record in one line; a version holding an alias is never "never promoted"."""
+    if not promotion:
+        if aliases:
+            return f"promotion: no record: alias(es) {', '.join(aliases)} set outside the trainer (not gated)"
+        return "promotion: never promoted"
+    line = "promotion: " + ", ".join(f"{k}={v}" for k, v in promotion.items())
+    if promotion.get(PROMOTION_STATE) == "pending":
+        moved = promotion.get("promoted_alias") in aliases
+        line += (
+            " (interrupted after the alias moved: the next `trainer promote` of this version completes it)"
+            if moved
+            else " (interrupted before the alias moved)"
+        )
+    return line
+
+
 def explain(uri: str, as_json: bool = False) -> str:
     """`trainer explain`: the record as readable text, or JSON."""
     record = explain_record(uri)
@@ -196,7 +213,7 @@ def explain(uri: str, as_json: bool = False) -> str:
         f"code: commit {record['code']['git_commit']} (dirty: {record['code']['git_dirty']}); "
         f"serialized with {record['serialization']}",
         "dependencies: " + ", ".join(f"{k}=={v}" for k, v in (record["dependencies"] or {}).items()),
-        "promotion: " + (", ".join(f"{k}={v}" for k, v in record["promotion"].items()) or "never promoted"),
+        promotion_line(record["promotion"], record["aliases"]),
     ]
     if record["leaderboard"]:
         lines += ["leaderboard:", markdown_table(pd.DataFrame(record["leaderboard"])[BOARD_COLUMNS])]

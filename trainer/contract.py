@@ -74,8 +74,34 @@ def check_columns(frame: pd.DataFrame, schema: Schema, path: Path) -> list[str]:
         raise ContractError(f"data file {path}: missing required column(s) {missing}{hint}")
     extra = [c for c in frame.columns if c not in schema.declared_columns]
     if extra:
-        log.warning("ignoring unexpected column(s) %s in %s: never used as features", extra, path)
+        log.warning("ignoring unexpected column(s) %s in %s: never used as features", some(extra), path)
     return extra
+
+
+SHOWN_COLUMNS = 10  # extra columns a warning names; the contract report lists them all
+TAG_CHARS = 500  # the `ignored_columns` tag, kept readable in the UI
+
+
+def some(columns: list[str]) -> str:
+    """A list of column names for one log line: all of them, or the first few and the count."""
+    if len(columns) <= SHOWN_COLUMNS:
+        return str(columns)
+    shown = [str(c)[:80] for c in columns[:SHOWN_COLUMNS]]
+    return f"{shown} and {len(columns) - SHOWN_COLUMNS} more ({len(columns)} in all)"
+
+
+def ignored_columns_tag(columns: list[str]) -> str:
+    """The `ignored_columns` tag: the names, or their count and as many as fit, saying it is cut."""
+    full = ",".join(map(str, columns))
+    if len(full) <= TAG_CHARS:
+        return full
+    head = f"{len(columns)} columns (list truncated, all of them in contract/report.md): "
+    kept: list[str] = []
+    for name in map(str, columns):
+        if len(head) + len(",".join([*kept, name])) + 4 > TAG_CHARS:
+            break
+        kept.append(name)
+    return head + ",".join(kept) + ",..."
 
 
 def _describe_failure(res: Any) -> str:
@@ -131,9 +157,8 @@ def check_target_varies(frame: pd.DataFrame, target: str) -> None:
     """A target with one value in every row leaves nothing to learn (every model scores R² 1 or 0)."""
     values = frame[target].dropna().unique()
     if len(values) < 2:
-        raise ContractError(
-            f"target '{target}' has a single value ({values[0]!r}) in every row: nothing to learn"
-        )
+        what = f"a single value ({values.tolist()[0]!r})" if len(values) else "no value"
+        raise ContractError(f"target '{target}' has {what} in every row: nothing to learn")
 
 
 def validate(data_path: Path | str, schema: Schema) -> ContractResult:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import contract, record, tracking
+from trainer import contract, finalise, record, tracking
 from trainer.candidates import CATALOGUE, check_candidates
 from trainer.config import load_recipe
 from trainer.errors import ContractError
@@ -101,7 +101,13 @@ def run_train(
     tracking.check_tracking_store()
     tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
-    with tracking.parent_run("train", tags) as run, tempfile.TemporaryDirectory() as tmp:
+    # `passed_last` encloses the run: the version is marked `passed` after the run has closed, or
+    # withdrawn on any failure or signal before that
+    with (
+        finalise.passed_last() as registration,
+        tracking.parent_run("train", tags) as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
         prepared = prepare(data_path, schema_path, recipe, timer)
@@ -116,9 +122,10 @@ def run_train(
             record.holdout(selection.winner.name, selection.winner.cv_r2_mean, metrics)
         outcome = TrainingOutcome(run.info.run_id, selection, model, metrics, prepared.features.digest, {})
         if register:
+            registration.run_id = run.info.run_id  # from here on the run may own a version
             with timer.phase("registration"):
-                version = registered(outcome, recipe, prepared, predictions, Path(tmp))
-            outcome = replace(outcome, model_version=version)
+                registration.uri = registered(outcome, recipe, prepared, predictions, Path(tmp))
+            outcome = replace(outcome, model_version=registration.uri)
         phases = timer.with_total()
         record.timings(phases, sum(r.estimator_seconds for r in results))
     return replace(outcome, timings=phases)
@@ -196,7 +203,7 @@ def holdout_metrics(model: Pipeline, split: Split) -> tuple[dict[str, float], np
 def registered(
     outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, predictions: np.ndarray, out: Path
 ) -> str:
-    """Log, prove and register the winner (all or nothing); returns `models:/NAME/VERSION`."""
+    """Log, prove and register the winner; returns `models:/NAME/VERSION`, still `pending`."""
     from trainer import register
     from trainer.context import TrainingContext
 

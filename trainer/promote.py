@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from trainer import contract, tracking
 from trainer.audit import PROMOTION_STATE, VALIDATION_TAG, alias_holder, get_version
 from trainer.config import Recipe, load_recipe
-from trainer.errors import ContractError, GateError
+from trainer.errors import ConfigError, ContractError, GateError, one_line
 from trainer.files import file_digest
 from trainer.schema import load_schema, with_names
 from trainer.split import Split, split_data
@@ -55,15 +55,31 @@ class PromotionRequest:
     recipe: Path
 
 
+def check_request(request: PromotionRequest) -> None:
+    """A version number and an alias MLflow accepts, before anything is read (one line otherwise)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
+
+    version = request.version
+    if not (version.isascii() and version.isdigit() and int(version) > 0):
+        raise ConfigError(f"--version must be a model version number (1, 2, ...), got {version!r:.80}")
+    try:
+        _validate_model_alias_name(request.alias)
+        _validate_model_alias_name_reserved(request.alias)
+    except MlflowException as exc:
+        raise ConfigError(f"--alias {request.alias!r:.80}: {one_line(exc)}")
+
+
 def promote(request: PromotionRequest) -> None:
     """Move the alias to the version if it scores at least as well as the holder (within tolerance)."""
     import mlflow
     from mlflow import MlflowClient
 
     tracking.quiet_libraries()
+    check_request(request)
     recipe = with_names(load_recipe(request.recipe), request.schema)
     name = request.name or str(recipe.registered_model)
-    tracking.check_tracking_store()
+    tracking.check_tracking_store(must_exist=True)
     client = MlflowClient()
     mv = get_version(client, name, request.version)
     status = mv.tags.get(VALIDATION_TAG, "unknown")

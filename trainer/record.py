@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import Metric, Param, RunTag
 
+from trainer.contract import ignored_columns_tag
 from trainer.report import leaderboard_plot, markdown_table, timing_table
 from trainer.results import param_label
 
@@ -63,7 +64,7 @@ def contract(result: ContractResult, schema: Schema) -> None:
     mlflow.set_tags(
         {
             "contract_status": "passed" if result.success else "failed",
-            "ignored_columns": ",".join(result.extra_columns),
+            "ignored_columns": ignored_columns_tag(result.extra_columns),
         }
     )
     mlflow.log_dict(result.result_json, "contract/validation_result.json")

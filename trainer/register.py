@@ -88,7 +88,8 @@ def _log_evaluation(importance: pd.DataFrame, ctx: TrainingContext, out: Path) -
 
 
 def log_and_register(pipeline: Pipeline, ctx: TrainingContext, out: Path) -> str:
-    """Log the Pipeline, register it, attach tags and card; all-or-nothing. Returns `name/version`."""
+    """Log the Pipeline, register it, attach tags and card. Returns `models:/NAME/VERSION`, still
+    `pending`: the caller marks it `passed` last, or withdraws it (`trainer.finalise`)."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -105,17 +106,12 @@ def log_and_register(pipeline: Pipeline, ctx: TrainingContext, out: Path) -> str
         tags={VALIDATION_TAG: "pending"},
         model_id=info.model_id,
     )
-    try:
-        _link_logged_model(client, info.model_id, name, mv.version)
-        for key, value in tags.items():
-            client.set_model_version_tag(name, mv.version, key, value)
-        card = model_card(ctx, serialization, name, mv.version)
-        mlflow.log_text(card, "model_card.md")
-        client.update_model_version(name, mv.version, description=card)
-        client.set_model_version_tag(name, mv.version, VALIDATION_TAG, "passed")
-    except BaseException:
-        _withdraw(client, name, mv.version, info.model_id)
-        raise
+    _link_logged_model(client, info.model_id, name, mv.version)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, mv.version, key, value)
+    card = model_card(ctx, serialization, name, mv.version)
+    mlflow.log_text(card, "model_card.md")
+    client.update_model_version(name, mv.version, description=card)
     mlflow.set_tags({"registered_model": name, "registered_version": mv.version})
     return f"models:/{name}/{mv.version}"
 
@@ -208,7 +204,7 @@ def _link_logged_model(client: MlflowClient, model_id: str, name: str, version: 
         client.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps([*linked, entry])})
 
 
-def _unlink_logged_model(client: MlflowClient, model_id: str, name: str, version: str) -> None:
+def unlink_logged_model(client: MlflowClient, model_id: str, name: str, version: str) -> None:
     """Drop a withdrawn version from the logged model's links (best effort)."""
     try:
         linked = _linked_versions(client, model_id)
@@ -221,15 +217,3 @@ def _unlink_logged_model(client: MlflowClient, model_id: str, name: str, version
         log.warning(
             "could not unlink logged model %s from version %s of %s: %s", model_id, version, name, exc
         )
-
-
-def _withdraw(client: MlflowClient, name: str, version: str, model_id: str) -> None:
-    """Leave no version that looks valid: delete it, or at least mark it failed."""
-    try:
-        client.set_model_version_tag(name, version, VALIDATION_TAG, "failed")
-        client.delete_model_version(name, version)
-    except Exception as exc:  # noqa: BLE001 - the tag above already marks it failed
-        log.error("registration failed: version %s of %s marked failed (%s)", version, name, exc)
-        return
-    log.error("registration failed: version %s of %s withdrawn", version, name)
-    _unlink_logged_model(client, model_id, name, version)

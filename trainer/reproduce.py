@@ -106,7 +106,7 @@ def reproduce(uri: str) -> int:
     from trainer.pipeline import run_train
 
     tracking.quiet_libraries()
-    tracking.check_tracking_store()
+    tracking.check_tracking_store(must_exist=True)
     mv = resolve_version(uri)
     recorded = _recorded_inputs(mv)
     commit, dirty = git_state()

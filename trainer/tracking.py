@@ -34,13 +34,15 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
 
 
-# the password runs to the *last* "@" of the authority, so a password containing "@" is masked whole
+# the userinfo runs to the *last* "@" of the authority, so a password containing "@" is masked whole;
+# a user part without a password is masked too: it is often a token (`https://TOKEN@host`)
 URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s/:@]*):[^\s/]*@")
+URL_TOKEN = re.compile(r"(\b[a-zA-Z][\w+.-]*://)[^\s/:@]+@")
 
 
 def redact_uri(text: str) -> str:
-    """Mask the password of every URL in a text (a URI, or an error message quoting one)."""
-    return URL_PASSWORD.sub(r"\1:***@", text)
+    """Mask the password (or the password-less user part) of every URL in a text."""
+    return URL_TOKEN.sub(r"\1***@", URL_PASSWORD.sub(r"\1:***@", text))
 
 
 def cause_line(exc: BaseException) -> str:
@@ -89,17 +91,20 @@ def sqlite_lock(uri: str, purpose: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def check_tracking_store(attempts: int = 6) -> str:
+def check_tracking_store(attempts: int = 6, must_exist: bool = False) -> str:
     """Fail fast (one line, before any training) when the tracking store cannot be used.
 
     A brand-new SQLite store initialised by two processes at once, or a locked database, is
-    retried with backoff instead of losing a run.
+    retried with backoff instead of losing a run. `must_exist`: a command that only reads
+    (promote, explain, reproduce) never creates a database; a SQLite store is checked first.
     """
     import mlflow
 
     from trainer.errors import TrainerError
 
-    uri = mlflow.get_tracking_uri()
+    uri = use_driver(mlflow.get_tracking_uri())
+    check_sqlite_path(uri, must_exist)
+    probe_database_server(uri)
     for attempt in range(1, attempts + 1):
         try:
             with sqlite_lock(uri, "init"):
@@ -119,6 +124,72 @@ def check_tracking_store(attempts: int = 6) -> str:
                 continue
             raise TrainerError(f"tracking store {redact_uri(uri)} is unavailable: {reason}")
     return uri
+
+
+# SQLAlchemy 2.1 maps a plain postgresql:// URI to psycopg 3; the pinned driver is psycopg2, as in
+# deploy/server.sh (which rewrites the server's backend URI the same way)
+PLAIN_POSTGRES = ("postgresql://", "postgres://")
+DATABASE_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433}
+CONNECT_SECONDS = 3.0
+
+
+def use_driver(uri: str) -> str:
+    """A plain postgresql:// tracking URI runs with the pinned psycopg2 driver; others are unchanged."""
+    if not uri.startswith(PLAIN_POSTGRES):
+        return uri
+    import mlflow
+
+    rewritten = "postgresql+psycopg2://" + uri.split("://", 1)[1]
+    os.environ["MLFLOW_TRACKING_URI"] = rewritten
+    mlflow.set_tracking_uri(rewritten)
+    return rewritten
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a sqlite:/// URI (None for other stores and in-memory databases)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").removeprefix("file:").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def check_sqlite_path(uri: str, must_exist: bool) -> None:
+    """A mistyped SQLite path fails in one line, before MLflow creates folders or an empty database:
+    its folder must exist, and for commands that only read, the database file too."""
+    from trainer.errors import ConfigError
+
+    db = sqlite_path(uri)
+    if db is None:
+        return
+    if must_exist and not db.is_file():
+        raise ConfigError(f"tracking store {redact_uri(uri)} not found: no database file {db}")
+    if not db.parent.is_dir():
+        raise ConfigError(f"tracking store {redact_uri(uri)} not found: no folder {db.parent}")
+
+
+def probe_database_server(uri: str) -> None:
+    """A database store's host:port must accept a TCP connection within seconds (MLflow's own
+    engine retries for about two minutes before it reports a refused connection)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from trainer.errors import TrainerError
+
+    parts = urlsplit(uri)
+    dialect = parts.scheme.split("+", 1)[0]
+    try:
+        host, port = parts.hostname, parts.port or DATABASE_PORTS.get(dialect)
+    except ValueError:  # a port that is not a number: SQLAlchemy's own message is clear enough
+        return
+    if dialect not in DATABASE_PORTS or not host or port is None:
+        return  # a Unix socket (no host in the URI) or an unknown dialect: MLflow decides
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise TrainerError(
+            f"tracking store {redact_uri(uri)} is unavailable: cannot connect to {host}:{port} ({reason})"
+        )
 
 
 def use_experiment(name: str) -> None:
