@@ -121,16 +121,28 @@ CATALOGUE: dict[str, CandidateSpec] = {
 }
 
 
-def check_candidates(grids: dict[str, dict[str, list[Any]]], max_grid_points: int) -> list[CandidateSpec]:
+def catalogue(task: str = "regression") -> dict[str, CandidateSpec]:
+    """The candidates of a task: regressors, or classifiers (trainer/classifiers.py)."""
+    if task == "classification":
+        from trainer.classifiers import CLASSIFIERS
+
+        return CLASSIFIERS
+    return CATALOGUE
+
+
+def check_candidates(
+    grids: dict[str, dict[str, list[Any]]], max_grid_points: int, task: str = "regression"
+) -> list[CandidateSpec]:
     """Resolve recipe candidates against the catalogue before any fit: unknown names, unknown
     parameters and grids larger than `search.max_grid_points` fail with one line."""
     specs = []
+    known = catalogue(task)
     for name, grid in grids.items():
-        if name not in CATALOGUE:
+        if name not in known:
             raise ConfigError(
-                f"recipe: unknown candidate '{name}'{did_you_mean(name, list(CATALOGUE))}; known: {sorted(CATALOGUE)}"
+                f"recipe: unknown candidate '{name}'{did_you_mean(name, list(known))}; known: {sorted(known)}"
             )
-        spec = CATALOGUE[name]
+        spec = known[name]
         allowed = spec.make().get_params(deep=False)
         unknown = sorted(set(grid) - set(allowed))
         if unknown:
