@@ -51,12 +51,15 @@ def choose_threshold(y: np.ndarray, p_positive: np.ndarray, positive: Any, how: 
 
 
 def calibrated(pipeline: Pipeline, method: str, folds: int) -> Pipeline:
-    """The pipeline (unfitted) with its model wrapped in CalibratedClassifierCV."""
+    """The pipeline (unfitted) with its model wrapped in CalibratedClassifierCV: calibrated on out-of-fold
+    predictions, one model refitted on all rows (`ensemble=False`: one model to ship, not `folds`)."""
     from sklearn.base import clone
     from sklearn.calibration import CalibratedClassifierCV
 
     final = clone(pipeline)
-    return final.set_params(model=CalibratedClassifierCV(final.named_steps["model"], method=method, cv=folds))
+    return final.set_params(
+        model=CalibratedClassifierCV(final.named_steps["model"], method=method, cv=folds, ensemble=False)
+    )
 
 
 def thresholded(pipeline: Pipeline, threshold: float, positive: Any) -> Pipeline:
