@@ -121,22 +121,16 @@ CATALOGUE: dict[str, CandidateSpec] = {
 }
 
 
-def catalogue(task: str = "regression") -> dict[str, CandidateSpec]:
-    """The candidates of a task: regressors, or classifiers (trainer/classifiers.py)."""
-    if task == "classification":
-        from trainer.classifiers import CLASSIFIERS
-
-        return CLASSIFIERS
-    return CATALOGUE
-
-
 def check_candidates(
-    grids: dict[str, dict[str, list[Any]]], max_grid_points: int, task: str = "regression"
+    grids: dict[str, dict[str, list[Any]]],
+    max_grid_points: int,
+    known: dict[str, CandidateSpec] | None = None,
 ) -> list[CandidateSpec]:
-    """Resolve recipe candidates against the catalogue before any fit: unknown names, unknown
-    parameters and grids larger than `search.max_grid_points` fail with one line."""
+    """Resolve recipe candidates against the catalogue (the regressors unless `known` is given) before
+    any fit: unknown names, unknown parameters and grids larger than `search.max_grid_points` fail
+    with one line."""
     specs = []
-    known = catalogue(task)
+    known = CATALOGUE if known is None else known
     for name, grid in grids.items():
         if name not in known:
             raise ConfigError(

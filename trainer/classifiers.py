@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainer.candidates import SEED, CandidateSpec
+from trainer.candidates import CATALOGUE, SEED, CandidateSpec
 
 
 def _dummy() -> Any:
@@ -90,6 +90,11 @@ CLASSIFIERS: dict[str, CandidateSpec] = {
         CandidateSpec("catboost", _catboost, "native", 12),
     )
 }
+
+
+def catalogue(task: str = "regression") -> dict[str, CandidateSpec]:
+    """The candidates of a task: the regressors (trainer/candidates.py) or the classifiers."""
+    return CLASSIFIERS if task == "classification" else CATALOGUE
 
 
 def with_class_weight(

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trainer import contract, record, tracking
-from trainer.candidates import catalogue, check_candidates
+from trainer.candidates import check_candidates
+from trainer.classifiers import catalogue
 from trainer.config import load_recipe
 from trainer.errors import ContractError, TrainerError
 from trainer.features import build_pipeline, summarize_features
@@ -101,7 +102,9 @@ def run_train(
     timer = PhaseTimer()
     tracking.quiet_libraries()
     recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), schema_path)
-    specs = check_candidates(recipe.candidates, recipe.search.max_grid_points, _task_kind(schema_path))
+    specs = check_candidates(
+        recipe.candidates, recipe.search.max_grid_points, catalogue(_task_kind(schema_path))
+    )
     tracking.check_tracking_store()
     tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}

@@ -95,11 +95,7 @@ def _move_alias(
     split, task = holdout
     candidate_r2 = score_version(name, version, split, task)
     holder_r2 = score_version(name, holder.version, split, task) if holder is not None else None
-    forced = holder_r2 is not None and (  # a loss (log_loss) is worse when higher
-        candidate_r2 < holder_r2 - tolerance
-        if task.greater_is_better
-        else candidate_r2 > holder_r2 + tolerance
-    )
+    forced = holder_r2 is not None and worse(candidate_r2, holder_r2, tolerance, task)
     label = "R²" if task.metric == "r2" else task.metric
     if forced and not request.force:
         raise GateError(
@@ -132,6 +128,14 @@ def _move_alias(
         f" vs {holder_r2:.4f} of version {holder.version}" if holder is not None else "",
         " FORCED" if forced else "",
     )
+
+
+def worse(candidate: float, holder: float, tolerance: float, task: Task) -> bool:
+    """Whether the candidate scores worse than the holder by more than the tolerance (a loss such as
+    log_loss is worse when higher)."""
+    if task.greater_is_better:
+        return candidate < holder - tolerance
+    return candidate > holder + tolerance
 
 
 def _tag(client: MlflowClient, mv: ModelVersion, tags: dict[str, str]) -> None:

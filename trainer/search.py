@@ -12,7 +12,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, ParameterGrid, RandomizedSearchCV
 
-from trainer.candidates import CandidateSpec, catalogue
+from trainer.candidates import CandidateSpec
+from trainer.classifiers import catalogue
 from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
 from trainer.results import CandidateResult, param_label, rank
