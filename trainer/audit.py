@@ -27,7 +27,15 @@ VALIDATION_TAG = "validation_status"
 PROMOTION_STATE = "promotion_state"  # pending while an alias moves, complete once it has
 DIGEST_TAGS = ("data_digest", "schema_digest", "suite_digest", "recipe_digest", "feature_digest")
 METRIC_TAGS = ("cv_r2", "cv_r2_std", "baseline_cv_r2", "test_r2", "test_rmse", "test_mae")
-BOARD_COLUMNS = ["rank", "candidate", "cv_r2_mean", "cv_r2_std", "status"]
+TASK_TAGS = (
+    "task",
+    "labels",
+    "positive_class",
+    "selection_metric",
+    "threshold",
+    "threshold_source",
+    "calibration",
+)
 
 
 def git_state(root: Path = PROJECT_ROOT) -> tuple[str, bool]:
@@ -120,10 +128,17 @@ def training_run_id(mv: ModelVersion) -> str:
 
 def _version_record(tags: dict[str, str]) -> dict[str, Any]:
     """What the version's own tags say: digests, winner, metrics, code, promotion."""
+    classify = tags.get("task") == "classification"
+    metrics = (
+        {k: v for k, v in tags.items() if k.startswith(("cv_", "test_", "baseline_cv_"))}
+        if classify
+        else {k: tags.get(k) for k in METRIC_TAGS}
+    )
     return {
+        "task": {k: tags.get(k) for k in TASK_TAGS} if classify else {"task": "regression"},
         "digests": {k: tags.get(k) for k in DIGEST_TAGS},
         "winner": {"candidate": tags.get("candidate"), "params": json.loads(tags.get("best_params", "{}"))},
-        "metrics": {k: tags.get(k) for k in METRIC_TAGS},
+        "metrics": metrics,
         "code": {"git_commit": tags.get("git_commit"), "git_dirty": tags.get("git_dirty")},
         "serialization": tags.get("serialization"),
         "promotion": {k: v for k, v in tags.items() if k.startswith("promot")},
@@ -208,6 +223,7 @@ def explain(uri: str, as_json: bool = False) -> str:
         "expectations failed)",
         "digests: " + ", ".join(f"{k}={str(v)[:16]}" for k, v in record["digests"].items()),
         f"winner: {record['winner']['candidate']} {json.dumps(record['winner']['params'], sort_keys=True)}",
+        "task: " + ", ".join(f"{k}={v}" for k, v in record["task"].items()),
         "metrics: " + ", ".join(f"{k}={v}" for k, v in record["metrics"].items()),
         f"split: {record['split']}",
         f"code: commit {record['code']['git_commit']} (dirty: {record['code']['git_dirty']}); "
@@ -216,5 +232,7 @@ def explain(uri: str, as_json: bool = False) -> str:
         promotion_line(record["promotion"], record["aliases"]),
     ]
     if record["leaderboard"]:
-        lines += ["leaderboard:", markdown_table(pd.DataFrame(record["leaderboard"])[BOARD_COLUMNS])]
+        board = pd.DataFrame(record["leaderboard"])
+        columns = [c for c in board.columns if c in ("rank", "candidate", "status") or c.startswith("cv_")]
+        lines += ["leaderboard:", markdown_table(board[columns])]
     return "\n".join(lines)

@@ -124,16 +124,22 @@ CATALOGUE: dict[str, CandidateSpec] = {
 }
 
 
-def check_candidates(grids: dict[str, dict[str, list[Any]]], max_grid_points: int) -> list[CandidateSpec]:
-    """Resolve recipe candidates against the catalogue before any fit: unknown names, unknown
-    parameters and grids larger than `search.max_grid_points` fail with one line."""
+def check_candidates(
+    grids: dict[str, dict[str, list[Any]]],
+    max_grid_points: int,
+    known: dict[str, CandidateSpec] | None = None,
+) -> list[CandidateSpec]:
+    """Resolve recipe candidates against the catalogue (the regressors unless `known` is given) before
+    any fit: unknown names, unknown parameters and grids larger than `search.max_grid_points` fail
+    with one line."""
     specs = []
+    known = CATALOGUE if known is None else known
     for name, grid in grids.items():
-        if name not in CATALOGUE:
+        if name not in known:
             raise ConfigError(
-                f"recipe: unknown candidate '{name}'{did_you_mean(name, list(CATALOGUE))}; known: {sorted(CATALOGUE)}"
+                f"recipe: unknown candidate '{name}'{did_you_mean(name, list(known))}; known: {sorted(known)}"
             )
-        spec = CATALOGUE[name]
+        spec = known[name]
         allowed = spec.make().get_params(deep=False)
         unknown = sorted(set(grid) - set(allowed))
         if unknown:

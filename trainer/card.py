@@ -45,7 +45,7 @@ def model_card(ctx: TrainingContext, serialization: str, name: str, version: str
             "",
             _data_section(ctx),
             _features_section(ctx.schema, ctx.feature_digest),
-            _choice_section(ctx),
+            _classifier_section(ctx) if ctx.task.is_classification else _choice_section(ctx),
             _loading_section(name, version, serialization),
         ]
     )
@@ -87,6 +87,30 @@ def _choice_section(ctx: TrainingContext) -> str:
 
 ## Gates
 - min_cv_r2 {r.gates.min_cv_r2}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement}: passed
+"""
+
+
+def _classifier_section(ctx: TrainingContext) -> str:
+    r, w, baseline, task = ctx.recipe, ctx.selection.winner, ctx.selection.baseline, ctx.task
+    m = task.metric
+    board = ctx.selection.leaderboard[["rank", "candidate", f"cv_{m}_mean", f"cv_{m}_std", "status"]]
+    done = ctx.finishing.tags() if ctx.finishing else {}
+    holdout = ", ".join(f"{k.removeprefix('test_')} {v:.4f}" for k, v in ctx.test_metrics.items())
+    return f"""## Candidates ({r.cv.folds}-fold stratified CV {m}, recipe sha256 `{r.digest}`)
+{markdown_table(board)}
+## Chosen model
+- task: classification, labels {list(task.labels)}, positive class `{task.positive_class}`
+- candidate: **{w.name}**, parameters `{json.dumps(w.best_params, sort_keys=True, default=str)}`
+- CV {m} {w.cv_mean:.4f} ± {w.cv_std:.4f}; baseline `{baseline.name}` {baseline.cv_mean:.4f}
+- calibration: {done.get("calibration", "none")}; decision threshold: \
+{done.get("threshold") or "argmax"} ({done.get("threshold_source", "none")})
+- holdout: {holdout}
+
+## Gates
+- min_cv_score {r.gates.min_cv_score}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement} {m}: passed
+
+`predict` gives labels; `mlflow.sklearn.load_model(uri).predict_proba(rows)` gives the probabilities
+(columns in the order of `labels`).
 """
 
 

@@ -64,6 +64,20 @@ class GateSettings:
     min_cv_r2: float = setting(0.45, low=-1e9, high=1.0)
     baseline: str = setting("dummy")
     min_improvement: float = setting(0.05, low=0.0, high=1.0)
+    # classification: the worst CV value of the selection metric allowed (a floor for roc_auc, a
+    # ceiling for log_loss); regression keeps min_cv_r2
+    min_cv_score: float | None = setting(None, low=-1e9, high=1e9)
+
+
+@dataclass(frozen=True)
+class ClassificationSettings:
+    """`classification:` how a classifier is selected and finished (ignored for regression)."""
+
+    metric: str = setting("roc_auc", choices=("roc_auc", "log_loss"))  # multi-class: one-vs-rest weighted
+    calibration: str = setting("none", choices=("none", "sigmoid", "isotonic"))
+    threshold: float = setting(0.5, low=0.0, high=1.0)  # binary: P(positive) at which it predicts positive
+    threshold_metric: str = setting("none", choices=("none", "f1", "youden"))  # choose it on OOF predictions
+    class_weight: str = setting("none", choices=("none", "balanced"))
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,7 @@ class Recipe:
     search: SearchSettings = field(default_factory=SearchSettings)
     gates: GateSettings = field(default_factory=GateSettings)
     promotion: PromotionSettings = field(default_factory=PromotionSettings)
+    classification: ClassificationSettings = field(default_factory=ClassificationSettings)
 
     def input_path(self, key: str) -> Path | None:
         """`data` or `schema` as a path relative to the recipe file (None when not set)."""

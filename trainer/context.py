@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from trainer.tasks import Task
+
 if TYPE_CHECKING:
     import numpy as np
 
     from trainer.config import Recipe
     from trainer.contract import ContractResult
+    from trainer.finish import Finishing
     from trainer.schema import Schema
     from trainer.select import Selection
     from trainer.split import Split
@@ -28,3 +31,5 @@ class TrainingContext:
     feature_digest: str
     predictions: np.ndarray
     run_id: str
+    task: Task = Task()
+    finishing: Finishing | None = None  # classification: calibration and decision threshold

@@ -14,7 +14,8 @@ from trainer.csv_reader import read_csv
 from trainer.errors import ContractError
 from trainer.files import file_digest
 from trainer.schema import Schema
-from trainer.suite import load_suite
+from trainer.suite import load_suite, target_labels
+from trainer.tasks import check_labels
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class ContractResult:
     failures: list[str] = field(default_factory=list)
     result_json: dict[str, Any] = field(default_factory=dict)
     report_html: str = ""
+    labels: tuple[Any, ...] = ()  # a classification target's allowed labels (from the suite)
 
     @property
     def success(self) -> bool:
@@ -175,7 +177,10 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
             f"but Great Expectations ran {len(result.results)}"
         )
     failures = [_describe_failure(r) for r in result.results if not r.success]
-    if not failures:
+    labels = target_labels(suite, schema.target) if schema.task == "classification" else ()
+    if not failures and labels:
+        check_labels(kept[schema.target], labels, schema.target)
+    elif not failures:
         check_target_varies(kept, schema.target)
     return ContractResult(
         data_path=data_path,
@@ -188,4 +193,5 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
         failures=failures,
         result_json=result.to_json_dict(),
         report_html=render_data_docs(result),
+        labels=labels,
     )

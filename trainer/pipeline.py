@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trainer import contract, finalise, record, tracking
-from trainer.candidates import CATALOGUE, check_candidates
+from trainer.candidates import check_candidates
+from trainer.classifiers import catalogue
 from trainer.config import load_recipe
-from trainer.errors import ContractError
+from trainer.errors import ContractError, TrainerError
 from trainer.features import build_pipeline, summarize_features
 from trainer.schema import load_schema, with_names
 from trainer.search import (
@@ -28,6 +29,7 @@ from trainer.search import (
 )
 from trainer.select import GatesFailed, Selection, select
 from trainer.split import Split, split_data
+from trainer.tasks import Task, make_task
 from trainer.timing import PhaseTimer
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from trainer.candidates import CandidateSpec
     from trainer.config import Recipe
     from trainer.features import FeatureSummary
+    from trainer.finish import Finishing
     from trainer.results import CandidateResult
     from trainer.schema import Schema
     from trainer.search import SearchPlan
@@ -52,6 +55,7 @@ class Prepared:
     contract: contract.ContractResult
     split: Split
     features: FeatureSummary
+    task: Task = Task()
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class TrainingOutcome:
     feature_digest: str
     timings: dict[str, float]
     model_version: str | None = None
+    finishing: Finishing | None = None  # classification: calibration and threshold
 
 
 def validated(data_path: Path, schema: Schema) -> contract.ContractResult:
@@ -96,8 +101,10 @@ def run_train(
     """The whole training path inside one parent run; FAILED (with reason) on any error."""
     timer = PhaseTimer()
     tracking.quiet_libraries()
-    recipe = with_names(load_recipe(recipe_path), schema_path)
-    specs = check_candidates(recipe.candidates, recipe.search.max_grid_points)
+    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), schema_path)
+    specs = check_candidates(
+        recipe.candidates, recipe.search.max_grid_points, catalogue(_task_kind(schema_path))
+    )
     tracking.check_tracking_store()
     tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
@@ -112,15 +119,19 @@ def run_train(
         timer.add("setup", timer.elapsed())
         prepared = prepare(data_path, schema_path, recipe, timer)
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
-            plan = make_plan(recipe, prepared.schema, prepared.split, fit_cache(cache))
+            plan = make_plan(recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task)
             results = searched(specs, recipe, plan, run, timer)
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
         with timer.phase("refit + holdout"):
-            model = refit(selection.winner, prepared.schema, prepared.split)
-            metrics, predictions = holdout_metrics(model, prepared.split)
-            record.holdout(selection.winner.name, selection.winner.cv_r2_mean, metrics)
-        outcome = TrainingOutcome(run.info.run_id, selection, model, metrics, prepared.features.digest, {})
+            model, finishing = finished(refit(selection.winner, prepared), recipe, prepared, plan)
+            metrics, predictions = prepared.task.holdout_metrics(
+                model, prepared.split.X_test, prepared.split.y_test
+            )
+            record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric)
+        outcome = TrainingOutcome(
+            run.info.run_id, selection, model, metrics, prepared.features.digest, {}, finishing=finishing
+        )
         if register:
             registration.run_id = run.info.run_id  # from here on the run may own a version
             with timer.phase("registration"):
@@ -140,7 +151,8 @@ def prepare(data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTime
         split = split_data(data.frame, schema, recipe.split)
         features = summarize_features(schema, split.X_train)
         record.features(split, features)
-    return Prepared(schema, data, split, features)
+    task = make_task(schema.task, data.labels, schema.positive_class, recipe.classification.metric)
+    return Prepared(schema, data, split, features, task)
 
 
 def searched(
@@ -154,13 +166,14 @@ def searched(
         with timer.phase("logging"):
             record.candidate(result, run)
         log.info(
-            "[%2d/%d] %-22s grid %3d  cv_r2 %.4f ± %.4f  %6.1f s",
+            "[%2d/%d] %-22s grid %3d  cv_%s %.4f ± %.4f  %6.1f s",
             i,
             total,
             result.name,
             result.grid_size,
-            result.cv_r2_mean,
-            result.cv_r2_std,
+            result.metric,
+            result.cv_mean,
+            result.cv_std,
             result.fit_seconds,
         )
         results.append(result)
@@ -178,26 +191,47 @@ def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selec
     return selection
 
 
-def refit(winner: CandidateResult, schema: Schema, split: Split) -> Pipeline:
+def refit(winner: CandidateResult, prepared: Prepared) -> Pipeline:
     """The winner's Pipeline at its best parameters, fitted on the whole training part."""
+    schema, split, task = prepared.schema, prepared.split, prepared.task
     if winner.name == BLEND:
-        return blend_pipeline(blend_params(winner.best_params), schema).fit(split.X_train, split.y_train)
-    spec = CATALOGUE[winner.name]
+        members = blend_params(winner.best_params, task.kind)
+        return blend_pipeline(members, schema, task.is_classification).fit(split.X_train, split.y_train)
+    spec = catalogue(task.kind)[winner.name]
     model = spec.make().set_params(**winner.best_params)
     return build_pipeline(schema, spec.encoding, model).fit(split.X_train, split.y_train)
 
 
-def holdout_metrics(model: Pipeline, split: Split) -> tuple[dict[str, float], np.ndarray]:
-    """R², RMSE and MAE of the refitted winner on the holdout, and its predictions."""
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+def finished(
+    model: Pipeline, recipe: Recipe, prepared: Prepared, plan: SearchPlan
+) -> tuple[Pipeline, Finishing | None]:
+    """A classifier calibrated and thresholded as the recipe says (recorded); a regressor as it is."""
+    if not prepared.task.is_classification:
+        return model, None
+    from trainer.finish import finish
 
-    pred = model.predict(split.X_test)
-    metrics = {
-        "test_r2": float(r2_score(split.y_test, pred)),
-        "test_rmse": float(np.sqrt(mean_squared_error(split.y_test, pred))),
-        "test_mae": float(mean_absolute_error(split.y_test, pred)),
-    }
-    return metrics, pred
+    model, finishing = finish(model, prepared.task, recipe.classification, prepared.split, plan.cv)
+    record.finishing(finishing, prepared.task)
+    return model, finishing
+
+
+def _task_kind(schema_path: Path) -> str:
+    """The schema's task (regression when the schema cannot be read: that is reported later)."""
+    try:
+        return load_schema(schema_path).task
+    except TrainerError:
+        return "regression"
+
+
+def with_task_grids(recipe: Recipe, schema_path: Path) -> Recipe:
+    """A classification recipe's grids with `class_weight` added where the recipe asks for it."""
+    if _task_kind(schema_path) != "classification":
+        return recipe
+    from trainer.classifiers import with_class_weight
+
+    return replace(
+        recipe, candidates=with_class_weight(recipe.candidates, recipe.classification.class_weight)
+    )
 
 
 def registered(
@@ -217,5 +251,7 @@ def registered(
         feature_digest=outcome.feature_digest,
         predictions=predictions,
         run_id=outcome.run_id,
+        task=prepared.task,
+        finishing=outcome.finishing,
     )
     return register.log_and_register(outcome.pipeline, context, out)

@@ -16,6 +16,7 @@ from trainer.errors import ConfigError, ContractError, GateError, one_line
 from trainer.files import file_digest
 from trainer.schema import load_schema, with_names
 from trainer.split import Split, split_data
+from trainer.tasks import Task, make_task
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -24,22 +25,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _holdout(data: Path, schema_path: Path, recipe: Recipe) -> Split:
-    """The holdout the versions are compared on: today's data, split as the recipe says."""
+def _holdout(data: Path, schema_path: Path, recipe: Recipe) -> tuple[Split, Task]:
+    """The holdout the versions are compared on (today's data, split as the recipe says), and the task
+    whose selection metric compares them."""
     schema = load_schema(schema_path)
     result = contract.validate(data, schema)
     if not result.success:
         raise ContractError(result.summary())
-    return split_data(result.frame, schema, recipe.split)
+    task = make_task(schema.task, result.labels, schema.positive_class, recipe.classification.metric)
+    return split_data(result.frame, schema, recipe.split), task
 
 
-def score_version(name: str, version: str | int, split: Split) -> float:
-    """Holdout R² of a registered version, loaded from the configured registry."""
+def score_version(name: str, version: str | int, split: Split, task: Task | None = None) -> float:
+    """Holdout R² (or the task's selection metric) of a registered version, loaded from the registry."""
     import mlflow
-    from sklearn.metrics import r2_score
 
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-    return float(r2_score(split.y_test, model.predict(split.X_test)))
+    return (task or Task()).score(model, split.X_test, split.y_test)
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,18 @@ def promote(request: PromotionRequest) -> None:
         raise GateError(
             f"version {request.version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
         )
-    split = _holdout(request.data, request.schema, recipe)
+    split, task = _holdout(request.data, request.schema, recipe)
     # read the holder, compare and move the alias as one step: two promotions at once are serialised
     with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
-        _move_alias(client, mv, request, split, recipe.promotion.tolerance)
+        _move_alias(client, mv, request, (split, task), recipe.promotion.tolerance)
 
 
 def _move_alias(
-    client: MlflowClient, mv: ModelVersion, request: PromotionRequest, split: Split, tolerance: float
+    client: MlflowClient,
+    mv: ModelVersion,
+    request: PromotionRequest,
+    holdout: tuple[Split, Task],
+    tolerance: float,
 ) -> None:
     name, alias, version = mv.name, request.alias, str(mv.version)
     holder = alias_holder(client, name, alias)
@@ -102,12 +108,14 @@ def _move_alias(
         _repair_record(client, mv, alias)
         log.info("'%s' already points at version %s of %s", alias, version, name)
         return
-    candidate_r2 = score_version(name, version, split)
-    holder_r2 = score_version(name, holder.version, split) if holder is not None else None
-    forced = holder_r2 is not None and candidate_r2 < holder_r2 - tolerance
+    split, task = holdout
+    candidate_r2 = score_version(name, version, split, task)
+    holder_r2 = score_version(name, holder.version, split, task) if holder is not None else None
+    forced = holder_r2 is not None and worse(candidate_r2, holder_r2, tolerance, task)
+    label = "R²" if task.metric == "r2" else task.metric
     if forced and not request.force:
         raise GateError(
-            f"refused: version {version} scores R² {candidate_r2:.4f} on the holdout, below version "
+            f"refused: version {version} scores {label} {candidate_r2:.4f} on the holdout, worse than version "
             f"{holder.version if holder else '?'} ('{alias}') at {holder_r2:.4f} - tolerance {tolerance}; "
             "use --force to promote anyway"
         )
@@ -116,8 +124,8 @@ def _move_alias(
         "promoted_alias": alias,
         "promoted_by": getpass.getuser(),
         "promoted_from_version": str(holder.version) if holder is not None else "none",
-        "promotion_r2": f"{candidate_r2:.6f}",
-        "promotion_previous_r2": f"{holder_r2:.6f}" if holder_r2 is not None else "none",
+        f"promotion_{task.metric}": f"{candidate_r2:.6f}",
+        f"promotion_previous_{task.metric}": f"{holder_r2:.6f}" if holder_r2 is not None else "none",
         "promotion_forced": str(forced).lower(),
         "promotion_data_digest": file_digest(request.data),
     }
@@ -127,14 +135,23 @@ def _move_alias(
     client.set_registered_model_alias(name, alias, version)
     _tag(client, mv, {PROMOTION_STATE: "complete"})
     log.info(
-        "'%s' -> version %s of %s (R² %.4f%s)%s",
+        "'%s' -> version %s of %s (%s %.4f%s)%s",
         alias,
         version,
         name,
+        label,
         candidate_r2,
         f" vs {holder_r2:.4f} of version {holder.version}" if holder is not None else "",
         " FORCED" if forced else "",
     )
+
+
+def worse(candidate: float, holder: float, tolerance: float, task: Task) -> bool:
+    """Whether the candidate scores worse than the holder by more than the tolerance (a loss such as
+    log_loss is worse when higher)."""
+    if task.greater_is_better:
+        return candidate < holder - tolerance
+    return candidate > holder + tolerance
 
 
 def _tag(client: MlflowClient, mv: ModelVersion, tags: dict[str, str]) -> None:

@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from trainer.config import Recipe
     from trainer.contract import ContractResult
     from trainer.features import FeatureSummary
+    from trainer.finish import Finishing
     from trainer.results import CandidateResult
     from trainer.schema import Schema
     from trainer.select import Selection
     from trainer.split import Split
+    from trainer.tasks import Task
 
 log = logging.getLogger(__name__)
 MAX_PARAMS = 100  # MLflow accepts at most 100 params per log_batch call
@@ -125,8 +127,13 @@ def candidate(result: CandidateResult, parent: Run) -> str:
     frame.client.log_batch(
         cid,
         metrics=[
-            Metric("cv_r2_mean", result.cv_r2_mean, frame.end, 0),
-            Metric("cv_r2_std", result.cv_r2_std, frame.end, 0),
+            *(
+                Metric(f"cv_{name}_{stat}", value, frame.end, 0)
+                for name, pair in (
+                    result.cv_metrics or {result.metric: (result.cv_mean, result.cv_std)}
+                ).items()
+                for stat, value in zip(("mean", "std"), pair, strict=True)
+            ),
             Metric("fit_seconds", result.fit_seconds, frame.end, 0),
             Metric("grid_size", result.grid_size, frame.end, 0),
         ],
@@ -136,12 +143,15 @@ def candidate(result: CandidateResult, parent: Run) -> str:
     frame.client.log_text(cid, result.cv_results.to_csv(index=False), "cv_results.csv")
     if result.grid_size > 1:  # a one-point grid's only point is the candidate run itself
         for row in result.cv_results.to_dict(orient="records"):
-            _grid_point(frame, row, result.name, cid)
+            _grid_point(frame, row, result, cid)
     frame.close(cid)
     return cid
 
 
-def _grid_point(frame: _RunFrame, row: dict[str, Any], candidate: str, parent_id: str) -> None:
+def _grid_point(frame: _RunFrame, row: dict[str, Any], result: CandidateResult, parent_id: str) -> None:
+    candidate, metric = result.name, result.metric
+    column = "score" if len(result.cv_metrics) <= 1 else metric
+    sign = 1.0 if result.greater_is_better else -1.0
     point = frame.open(f"{candidate}: {row['params']}", parent_id, "grid_point", candidate)
     params = {
         k.removeprefix("param_model__"): str(v) for k, v in row.items() if k.startswith("param_model__")
@@ -149,8 +159,8 @@ def _grid_point(frame: _RunFrame, row: dict[str, Any], candidate: str, parent_id
     frame.client.log_batch(
         point,
         metrics=[
-            Metric("cv_r2_mean", float(row["mean_test_score"]), frame.end, 0),
-            Metric("cv_r2_std", float(row["std_test_score"]), frame.end, 0),
+            Metric(f"cv_{metric}_mean", sign * float(row[f"mean_test_{column}"]), frame.end, 0),
+            Metric(f"cv_{metric}_std", float(row[f"std_test_{column}"]), frame.end, 0),
         ],
         params=[Param(k, v) for k, v in sorted(params.items())][:MAX_PARAMS],
     )
@@ -161,7 +171,8 @@ def leaderboard(board: pd.DataFrame, out: Path) -> None:
     """The ranked candidates as CSV, Markdown and a plot under `leaderboard/`."""
     board.to_csv(out / "leaderboard.csv", index=False)
     (out / "leaderboard.md").write_text(markdown_table(board))
-    leaderboard_plot(board, out / "leaderboard.png")
+    metric = next(c for c in board.columns if c.startswith("cv_")).removeprefix("cv_").removesuffix("_mean")
+    leaderboard_plot(board, out / "leaderboard.png", metric)
     for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.png"):
         mlflow.log_artifact(str(out / name), "leaderboard")
 
@@ -175,18 +186,23 @@ def selection(chosen: Selection, out: Path) -> None:
             "best_params": json.dumps(chosen.winner.best_params, sort_keys=True, default=str),
         }
     )
+    m = chosen.winner.metric
     mlflow.log_metrics(
         {
-            "best_cv_r2": chosen.winner.cv_r2_mean,
-            "best_cv_r2_std": chosen.winner.cv_r2_std,
-            "baseline_cv_r2": chosen.baseline.cv_r2_mean,
+            f"best_cv_{m}": chosen.winner.cv_mean,
+            f"best_cv_{m}_std": chosen.winner.cv_std,
+            f"baseline_cv_{m}": chosen.baseline.cv_mean,
         }
     )
 
 
-def holdout(winner: str, cv_r2: float, metrics: dict[str, float]) -> None:
+def holdout(winner: str, cv_r2: float, metrics: dict[str, float], metric: str = "r2") -> None:
     """The refitted winner's holdout metrics."""
     mlflow.log_metrics(metrics)
+    if metric != "r2":
+        shown = ", ".join(f"{k.removeprefix('test_')} {v:.4f}" for k, v in metrics.items())
+        log.info("selected %s (cv_%s %.4f): holdout %s", winner, metric, cv_r2, shown)
+        return
     log.info(
         "selected %s (cv_r2 %.4f): holdout r2 %.4f, rmse %.2f, mae %.2f",
         winner,
@@ -195,6 +211,19 @@ def holdout(winner: str, cv_r2: float, metrics: dict[str, float]) -> None:
         metrics["test_rmse"],
         metrics["test_mae"],
     )
+
+
+def finishing(done: Finishing, task: Task) -> None:
+    """A classifier's calibration (holdout log loss / Brier before and after) and decision threshold."""
+    if done.metrics:
+        mlflow.log_metrics(done.metrics)
+    mlflow.set_tags({"task": task.kind, "selection_metric": task.metric, **done.tags()})
+    if done.metrics:
+        log.info(
+            "calibration %s: %s", done.calibration, ", ".join(f"{k} {v:.4f}" for k, v in done.metrics.items())
+        )
+    if done.threshold is not None:
+        log.info("decision threshold %.4f (%s)", done.threshold, done.threshold_source)
 
 
 def timings(phases: dict[str, float], estimator_seconds: float) -> None:

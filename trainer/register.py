@@ -33,15 +33,14 @@ MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 def version_tags(ctx: TrainingContext) -> dict[str, str]:
     """The audit tags every registered version carries (they filter in the UI)."""
     commit, dirty = git_state()
-    winner = ctx.selection.winner
+    winner, m = ctx.selection.winner, ctx.task.metric
     return {
         "candidate": winner.name,
-        "cv_r2": f"{winner.cv_r2_mean:.6f}",
-        "cv_r2_std": f"{winner.cv_r2_std:.6f}",
-        "test_r2": f"{ctx.test_metrics['test_r2']:.6f}",
-        "test_rmse": f"{ctx.test_metrics['test_rmse']:.6f}",
-        "test_mae": f"{ctx.test_metrics['test_mae']:.6f}",
-        "baseline_cv_r2": f"{ctx.selection.baseline.cv_r2_mean:.6f}",
+        **_task_tags(ctx),
+        f"cv_{m}": f"{winner.cv_mean:.6f}",
+        f"cv_{m}_std": f"{winner.cv_std:.6f}",
+        **{k: f"{v:.6f}" for k, v in ctx.test_metrics.items()},
+        f"baseline_cv_{m}": f"{ctx.selection.baseline.cv_mean:.6f}",
         "data_digest": ctx.contract.data_digest,
         "data_path": str(ctx.contract.data_path),
         "schema_digest": ctx.schema.digest,
@@ -55,15 +54,30 @@ def version_tags(ctx: TrainingContext) -> dict[str, str]:
     }
 
 
+def _task_tags(ctx: TrainingContext) -> dict[str, str]:
+    """A classifier's task, labels, selection metric, calibration and threshold (none for regression)."""
+    if not ctx.task.is_classification:
+        return {}
+    finishing = ctx.finishing.tags() if ctx.finishing else {}
+    return {
+        "task": ctx.task.kind,
+        "selection_metric": ctx.task.metric,
+        "labels": json.dumps(list(ctx.task.labels), default=str),
+        "positive_class": "" if ctx.task.positive_class is None else str(ctx.task.positive_class),
+        **finishing,
+    }
+
+
 def importance_by_column(pipeline: Pipeline, ctx: TrainingContext) -> pd.DataFrame:
-    """Permutation importance of every raw input column on the holdout (R² lost when shuffled)."""
+    """Permutation importance of every raw input column on the holdout (R², or the selection metric's
+    score, lost when shuffled)."""
     from sklearn.inspection import permutation_importance
 
     result = permutation_importance(
         pipeline,
         ctx.split.X_test,
         ctx.split.y_test,
-        scoring="r2",
+        scoring=ctx.task.scorers()[ctx.task.metric],
         n_repeats=5,
         random_state=0,
         n_jobs=ctx.recipe.n_jobs,
@@ -80,11 +94,28 @@ def importance_by_column(pipeline: Pipeline, ctx: TrainingContext) -> pd.DataFra
 def _log_evaluation(importance: pd.DataFrame, ctx: TrainingContext, out: Path) -> None:
     import mlflow
 
-    prediction_plots(ctx.split.y_test, ctx.predictions, out / "predicted_vs_actual.png")
+    names = ["permutation_importance.png", "permutation_importance.csv"]
+    if ctx.task.is_classification:
+        per_class_report(ctx).to_csv(out / "per_class.csv", index=False)
+        names.append("per_class.csv")
+    else:
+        prediction_plots(ctx.split.y_test, ctx.predictions, out / "predicted_vs_actual.png")
+        names.insert(0, "predicted_vs_actual.png")
     importance.to_csv(out / "permutation_importance.csv", index=False)
     importance_plot(importance, out / "permutation_importance.png")
-    for name in ("predicted_vs_actual.png", "permutation_importance.png", "permutation_importance.csv"):
+    for name in names:
         mlflow.log_artifact(str(out / name), "evaluation")
+
+
+def per_class_report(ctx: TrainingContext) -> pd.DataFrame:
+    """Holdout precision, recall, F1 and support of every label."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = list(ctx.task.labels)
+    p, r, f, n = precision_recall_fscore_support(
+        ctx.split.y_test, ctx.predictions, labels=labels, zero_division=0
+    )
+    return pd.DataFrame({"label": labels, "precision": p, "recall": r, "f1": f, "support": n})
 
 
 def log_and_register(pipeline: Pipeline, ctx: TrainingContext, out: Path) -> str:
@@ -142,7 +173,8 @@ def _log_model(pipeline: Pipeline, ctx: TrainingContext) -> tuple[ModelInfo, str
             tags={"candidate": winner.name},
             model_type=winner.name,
         )
-    metrics = {"cv_r2": winner.cv_r2_mean, "cv_r2_std": winner.cv_r2_std, **ctx.test_metrics}
+    m = winner.metric
+    metrics = {f"cv_{m}": winner.cv_mean, f"cv_{m}_std": winner.cv_std, **ctx.test_metrics}
     mlflow.log_metrics(metrics, model_id=info.model_id)
     evaluate_logged_model(info, ctx)
     mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
@@ -160,19 +192,26 @@ def evaluate_logged_model(info: ModelInfo, ctx: TrainingContext) -> dict[str, fl
     dataset = from_pandas(
         holdout, source=str(Path(ctx.contract.data_path).resolve()), targets=target, name="holdout"
     )
+    # SHAP explanations: not installed, and they cannot read pandas 3 text columns
+    config: dict[str, object] = {"log_model_explainability": False}
+    if ctx.task.binary:
+        config["pos_label"] = ctx.task.positive_class
     result = mlflow.models.evaluate(
         info.model_uri,
         dataset,
-        model_type="regressor",
+        model_type=ctx.task.model_type,
         evaluators=["default"],
-        # SHAP explanations: not installed, and they cannot read pandas 3 text columns
-        evaluator_config={"default": {"log_model_explainability": False}},
+        evaluator_config={"default": config},
     )
-    logged_r2, trained_r2 = result.metrics["r2_score"], ctx.test_metrics["test_r2"]
-    if abs(logged_r2 - trained_r2) > 1e-9:
+    # R² for a regressor; accuracy (labels after the decision threshold) for a classifier
+    key, trained = (
+        ("accuracy_score", "test_accuracy") if ctx.task.is_classification else ("r2_score", "test_r2")
+    )
+    logged_value, trained_value = result.metrics[key], ctx.test_metrics[trained]
+    if abs(logged_value - trained_value) > 1e-9:
         raise TrainerError(
-            f"the logged model scores holdout R² {logged_r2:.6f} but the trained pipeline {trained_r2:.6f}: "
-            "serialization changed the model; nothing registered"
+            f"the logged model scores holdout {key} {logged_value:.6f} but the trained pipeline "
+            f"{trained_value:.6f}: serialization changed the model; nothing registered"
         )
     return result.metrics
 

@@ -23,8 +23,10 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False) + "\n"
 
 
-def leaderboard_plot(board: pd.DataFrame, path: Path) -> Path:
-    """CV R² mean ± std per candidate, best at the top."""
+def leaderboard_plot(board: pd.DataFrame, path: Path, metric: str = "r2") -> Path:
+    """CV R² (or the selection metric) mean ± std per candidate, best at the top."""
+    board = board.rename(columns={f"cv_{metric}_mean": "cv_r2_mean", f"cv_{metric}_std": "cv_r2_std"})
+    label = "R²" if metric == "r2" else metric
     plt = _pyplot()
     ordered = board.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(board) + 1.5), dpi=110)
@@ -37,8 +39,8 @@ def leaderboard_plot(board: pd.DataFrame, path: Path) -> Path:
         for s in ordered["status"]
     ]
     ax.barh(ordered["candidate"], ordered["cv_r2_mean"], xerr=ordered["cv_r2_std"], color=colors, capsize=3)
-    ax.set_xlabel("cross-validated R² (mean ± std)")
-    ax.set_title("Candidates by CV R² (green: selected, grey: baseline/rejected)")
+    ax.set_xlabel(f"cross-validated {label} (mean ± std)")
+    ax.set_title(f"Candidates by CV {label} (green: selected, grey: baseline/rejected)")
     left, right = zoomed_limits(ordered)
     ax.set_xlim(left, right)
     for y, (value, std) in enumerate(zip(ordered["cv_r2_mean"], ordered["cv_r2_std"], strict=True)):

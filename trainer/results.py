@@ -18,17 +18,35 @@ class CandidateResult:
     complexity: int
     grid_size: int
     best_params: dict[str, Any]
-    cv_r2_mean: float
-    cv_r2_std: float
+    cv_mean: float  # the selection metric's mean over the folds, in its own units
+    cv_std: float
     fit_seconds: float
     estimator_seconds: float
     cv_results: pd.DataFrame = field(repr=False, compare=False)
     started_at: float = 0.0  # wall-clock start of its search (epoch seconds), for its MLflow run
+    metric: str = "r2"  # the selection metric
+    greater_is_better: bool = True
+    cv_metrics: dict[str, tuple[float, float]] = field(default_factory=dict)  # every metric: (mean, std)
+
+    @property
+    def cv_r2_mean(self) -> float:
+        """The selection metric's mean (R² for regression, the name its callers know)."""
+        return self.cv_mean
+
+    @property
+    def cv_r2_std(self) -> float:
+        return self.cv_std
+
+    @property
+    def score(self) -> float:
+        """The CV mean turned higher-is-better (a loss negated): what ranking and gates compare."""
+        return self.cv_mean if self.greater_is_better else -self.cv_mean
 
 
 def rank_key(result: CandidateResult) -> tuple[float, int, str]:
-    """Highest mean CV R² first; ties (to 10 decimals) go to the simpler model, then to the name."""
-    return (-round(result.cv_r2_mean, TIE_DECIMALS), result.complexity, result.name)
+    """Best mean CV score first (R²; AUC; the lowest log loss); ties (to 10 decimals) go to the simpler
+    model, then to the name."""
+    return (-round(result.score, TIE_DECIMALS), result.complexity, result.name)
 
 
 def rank(results: list[CandidateResult]) -> list[CandidateResult]:

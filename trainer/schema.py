@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 DERIVED_KINDS = ("year_quarter",)
 ROLE_LISTS = ("identifiers", "numerical", "categorical", "leakage", "ignore")
-SCHEMA_KEYS = ["name", "description", "suite", "target", "derived", *ROLE_LISTS]
+SCHEMA_KEYS = ["name", "description", "suite", "target", "task", "positive_class", "derived", *ROLE_LISTS]
+TASKS = ("regression", "classification")
 MAX_COLUMNS = 10_000
 
 
@@ -43,6 +44,8 @@ class Schema:
     leakage: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     description: str = ""  # what the target means, in words: the model card's first line
+    task: str = "regression"  # or classification (see trainer/tasks.py)
+    positive_class: str | None = None  # a binary target's positive label (default: the last label)
     digest: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -120,6 +123,13 @@ def _derived(data: dict[str, Any], where: str) -> tuple[DerivedFeature, ...]:
     return tuple(derived)
 
 
+def _task(data: dict[str, Any], where: str) -> str:
+    task = data.get("task", "regression")
+    if task not in TASKS:
+        raise ConfigError(f"{where}: task '{task}' unknown{did_you_mean(str(task), TASKS)}; known: {TASKS}")
+    return str(task)
+
+
 def load_schema(path: Path | str) -> Schema:
     """Load a schema YAML, check its roles are consistent, and resolve its suite path."""
     path = Path(path)
@@ -133,6 +143,8 @@ def load_schema(path: Path | str) -> Schema:
         suite_path=(path.parent / _text(data, "suite", where, required=True)).resolve(),
         target=_text(data, "target", where, required=True),
         derived=_derived(data, where),
+        task=_task(data, where),
+        positive_class=_text(data, "positive_class", where) or None,
         digest=file_digest(path),
         raw=data,
         **{role: _names(data, role, where) for role in ROLE_LISTS},

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ParameterGrid, RandomizedSearchCV
+from sklearn.model_selection import GridSearchCV, ParameterGrid, RandomizedSearchCV
 
-from trainer.candidates import CATALOGUE, CandidateSpec
-from trainer.errors import ContractError, TrainerError, one_line
+from trainer.candidates import CandidateSpec
+from trainer.classifiers import catalogue
+from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
 from trainer.results import CandidateResult, param_label, rank
+from trainer.tasks import Task, sign
 
 if TYPE_CHECKING:
     from joblib import Memory
     from sklearn.model_selection import BaseCrossValidator
     from sklearn.pipeline import Pipeline
 
-    from trainer.config import CVSettings, Recipe, SearchSettings
+    from trainer.config import Recipe, SearchSettings
     from trainer.schema import Schema
     from trainer.split import Split
 
@@ -44,16 +46,7 @@ class SearchPlan:
     settings: SearchSettings
     random_state: int
     memory: Memory | None = None
-
-
-def make_cv(cv: CVSettings, grouped: bool, n_rows: int) -> BaseCrossValidator:
-    """The CV splitter the recipe asks for (grouped when the holdout split is grouped)."""
-    if n_rows < 2 * cv.folds:
-        raise ContractError(f"only {n_rows} training rows: too few for {cv.folds}-fold cross-validation")
-    seed = cv.random_state if cv.shuffle else None
-    if grouped:
-        return GroupKFold(n_splits=cv.folds, shuffle=cv.shuffle, random_state=seed)
-    return KFold(n_splits=cv.folds, shuffle=cv.shuffle, random_state=seed)
+    task: Task = field(default_factory=Task)
 
 
 def fit_cache(directory: str) -> Memory | None:
@@ -65,18 +58,22 @@ def fit_cache(directory: str) -> Memory | None:
     return None if active_scheduler() else Memory(directory, verbose=0)
 
 
-def make_plan(recipe: Recipe, schema: Schema, split: Split, memory: Memory | None = None) -> SearchPlan:
-    """The search plan for a recipe on a split's training part."""
+def make_plan(
+    recipe: Recipe, schema: Schema, split: Split, memory: Memory | None = None, task: Task | None = None
+) -> SearchPlan:
+    """The search plan for a recipe on a split's training part (its task's CV splitter and scorers)."""
+    task = task or Task()
     return SearchPlan(
         schema=schema,
         X=split.X_train,
         y=split.y_train,
         groups=split.groups,
-        cv=make_cv(recipe.cv, split.groups is not None, len(split.X_train)),
+        cv=task.make_cv(recipe.cv, split.groups is not None, split.y_train),
         n_jobs=recipe.n_jobs,
         settings=recipe.search,
         random_state=recipe.cv.random_state,
         memory=memory,
+        task=task,
     )
 
 
@@ -113,7 +110,8 @@ def search_candidate(spec: CandidateSpec, grid: Grid, plan: SearchPlan) -> Candi
             pipeline, prefixed(grid), n_iter=n_iter, random_state=plan.random_state, **_cv_kwargs(plan)
         )
         broad = _run_search(spec.name, grid, random, pipeline, plan)
-        best = _unprefix(broad["params"][int(np.argmax(broad["mean_test_score"]))])
+        column = f"mean_test_{plan.task.score_column()}"
+        best = _unprefix(broad["params"][int(np.argmax(broad[column]))])
         fine_search = GridSearchCV(pipeline, [prefixed(_neighbours(grid, best))], **_cv_kwargs(plan))
         fine = _run_search(spec.name, grid, fine_search, pipeline, plan)
         results = pd.concat([pd.DataFrame(broad), pd.DataFrame(fine)], ignore_index=True)
@@ -130,7 +128,8 @@ def prefixed(grid: Grid) -> Grid:
 
 
 def _cv_kwargs(plan: SearchPlan) -> dict[str, Any]:
-    return {"scoring": "r2", "cv": plan.cv, "refit": False, "error_score": "raise", "n_jobs": plan.n_jobs}
+    scoring = plan.task.search_scoring()
+    return {"scoring": scoring, "cv": plan.cv, "refit": False, "error_score": "raise", "n_jobs": plan.n_jobs}
 
 
 def param_label_raw(params: dict[str, Any]) -> str:
@@ -161,10 +160,18 @@ def _run_search(name: str, grid: Grid, search: Any, pipeline: Pipeline, plan: Se
 def _summarize(
     name: str, complexity: int, results: pd.DataFrame, elapsed: float, wall: float, plan: SearchPlan
 ) -> CandidateResult:
-    scores = results["mean_test_score"].to_numpy()
+    task = plan.task
+    scores = results[f"mean_test_{task.score_column()}"].to_numpy()
     if not np.all(np.isfinite(scores)):
         raise TrainerError(f"candidate '{name}' produced a non-finite CV score")
     best = int(np.argmax(scores))
+    cv_metrics = {
+        m: (
+            sign(m) * float(results[f"mean_test_{task.score_column(m)}"].iloc[best]),
+            float(results[f"std_test_{task.score_column(m)}"].iloc[best]),
+        )
+        for m in task.metrics
+    }
     best_params = _unprefix(results["params"].iloc[best])
     results = results.assign(params=[param_label_raw(p) for p in results["params"]])
     folds = plan.cv.get_n_splits()
@@ -174,25 +181,32 @@ def _summarize(
         complexity=complexity,
         grid_size=len(results),
         best_params=best_params,
-        cv_r2_mean=float(scores[best]),
-        cv_r2_std=float(results["std_test_score"].iloc[best]),
+        cv_mean=cv_metrics[task.metric][0],
+        cv_std=cv_metrics[task.metric][1],
         fit_seconds=elapsed,
         estimator_seconds=estimator_seconds,
         cv_results=results,
         started_at=wall,
+        metric=task.metric,
+        greater_is_better=task.greater_is_better,
+        cv_metrics=cv_metrics,
     )
 
 
-def blend_pipeline(members: list[tuple[CandidateSpec, dict[str, Any]]], schema: Schema) -> Pipeline:
-    """An averaging VotingRegressor of whole member Pipelines, itself inside a Pipeline."""
-    from sklearn.ensemble import VotingRegressor
+def blend_pipeline(
+    members: list[tuple[CandidateSpec, dict[str, Any]]], schema: Schema, classify: bool = False
+) -> Pipeline:
+    """An averaging VotingRegressor (or soft-voting VotingClassifier) of whole member Pipelines,
+    itself inside a Pipeline."""
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
     from sklearn.pipeline import Pipeline
 
     estimators = [
         (spec.name, build_pipeline(schema, spec.encoding, spec.make().set_params(**params)))
         for spec, params in members
     ]
-    return Pipeline([("model", VotingRegressor(estimators))])
+    voting = VotingClassifier(estimators, voting="soft") if classify else VotingRegressor(estimators)
+    return Pipeline([("model", voting)])
 
 
 def blend_members(results: list[CandidateResult], top: int, exclude: str) -> list[CandidateResult]:
@@ -200,11 +214,13 @@ def blend_members(results: list[CandidateResult], top: int, exclude: str) -> lis
     return rank([r for r in results if r.name != exclude])[:top]
 
 
-def blend_params(winner_params: dict[str, Any]) -> list[tuple[CandidateSpec, dict[str, Any]]]:
+def blend_params(
+    winner_params: dict[str, Any], task: str = "regression"
+) -> list[tuple[CandidateSpec, dict[str, Any]]]:
     """A blend's recorded parameters back into (member spec, member parameters) pairs."""
     return [
         (
-            CATALOGUE[name],
+            catalogue(task)[name],
             {k.split("__", 1)[1]: v for k, v in winner_params.items() if k.startswith(f"{name}__")},
         )
         for name in winner_params["members"]
@@ -213,7 +229,10 @@ def blend_params(winner_params: dict[str, Any]) -> list[tuple[CandidateSpec, dic
 
 def search_blend(members: list[CandidateResult], plan: SearchPlan) -> CandidateResult:
     """Score the blend of the best members with the same CV, like any other candidate."""
-    pipeline = blend_pipeline([(CATALOGUE[m.name], m.best_params) for m in members], plan.schema)
+    specs = catalogue(plan.task.kind)
+    pipeline = blend_pipeline(
+        [(specs[m.name], m.best_params) for m in members], plan.schema, plan.task.is_classification
+    )
     started, wall = time.perf_counter(), time.time()
     search = GridSearchCV(pipeline, [{}], **_cv_kwargs(plan))
     results = pd.DataFrame(_run_search(BLEND, {}, search, pipeline, plan))

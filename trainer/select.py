@@ -35,22 +35,36 @@ def gate_status(result: CandidateResult, baseline: CandidateResult, gates: GateS
     """`passed`, or why this candidate may not be selected."""
     if result.name == baseline.name:
         return "baseline"
-    if result.cv_r2_mean < gates.min_cv_r2:
-        return f"rejected: cv_r2 {result.cv_r2_mean:.4f} < min_cv_r2 {gates.min_cv_r2}"
-    margin = result.cv_r2_mean - baseline.cv_r2_mean
+    floor = _floor(result, gates)
+    if floor is not None and result.score < floor[2]:
+        name, limit = floor[0], floor[1]
+        relation = "<" if result.greater_is_better else ">"
+        return f"rejected: cv_{result.metric} {result.cv_mean:.4f} {relation} {name} {limit}"
+    margin = result.score - baseline.score
     if margin < gates.min_improvement:
         return f"rejected: beats baseline by {margin:.4f} < {gates.min_improvement}"
     return "passed"
 
 
+def _floor(result: CandidateResult, gates: GateSettings) -> tuple[str, float, float] | None:
+    """The gate's name, its value and its floor on the higher-is-better score (`min_cv_r2` for R²)."""
+    if result.metric == "r2":
+        return "min_cv_r2", gates.min_cv_r2, gates.min_cv_r2
+    if gates.min_cv_score is None:
+        return None
+    limit = gates.min_cv_score
+    return "min_cv_score", limit, limit if result.greater_is_better else -limit
+
+
 def leaderboard(ranked: list[CandidateResult], statuses: list[str]) -> pd.DataFrame:
-    """One row per candidate, in rank order."""
+    """One row per candidate, in rank order (`cv_<metric>_mean/std` of the selection metric)."""
+    metric = ranked[0].metric if ranked else "r2"
     return pd.DataFrame(
         {
             "rank": range(1, len(ranked) + 1),
             "candidate": [r.name for r in ranked],
-            "cv_r2_mean": [round(r.cv_r2_mean, 6) for r in ranked],
-            "cv_r2_std": [round(r.cv_r2_std, 6) for r in ranked],
+            f"cv_{metric}_mean": [round(r.cv_mean, 6) for r in ranked],
+            f"cv_{metric}_std": [round(r.cv_std, 6) for r in ranked],
             "grid_size": [r.grid_size for r in ranked],
             "fit_seconds": [round(r.fit_seconds, 2) for r in ranked],
             "status": statuses,
@@ -67,10 +81,12 @@ def select(results: list[CandidateResult], gates: GateSettings) -> Selection:
     passing = [r for r, status in zip(ranked, statuses, strict=True) if status == "passed"]
     if not passing:
         best = next((r for r in ranked if r.name != baseline.name), baseline)
+        floor = _floor(best, gates)
         raise GatesFailed(
-            f"no candidate passed the quality gates: best was '{best.name}' with CV R² "
-            f"{best.cv_r2_mean:.4f} (min_cv_r2 {gates.min_cv_r2}, baseline "
-            f"'{baseline.name}' {baseline.cv_r2_mean:.4f} + {gates.min_improvement})",
+            f"no candidate passed the quality gates: best was '{best.name}' with CV "
+            f"{'R²' if best.metric == 'r2' else best.metric} {best.cv_mean:.4f} "
+            f"({floor[0] if floor else 'min_cv_score'} {floor[1] if floor else None}, baseline "
+            f"'{baseline.name}' {baseline.cv_mean:.4f} + {gates.min_improvement})",
             leaderboard(ranked, statuses),
         )
     winner = passing[0]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 
 from trainer.errors import ConfigError
 
@@ -39,10 +39,12 @@ def canonical_order(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 def split_data(frame: pd.DataFrame, schema: Schema, settings: SplitSettings) -> Split:
-    """Holdout split by the recipe (optionally grouped so a group stays on one side)."""
+    """Holdout split by the recipe (optionally grouped so a group stays on one side; stratified by
+    label for a classification target)."""
     frame = canonical_order(frame, schema)
     X = frame[list(schema.feature_columns)]
-    y = frame[schema.target].to_numpy(dtype=np.float64)
+    classify = schema.task == "classification"
+    y = frame[schema.target].to_numpy(dtype=object if classify else np.float64)
     groups = None
     splitter: GroupShuffleSplit | ShuffleSplit
     if settings.group_by:
@@ -50,6 +52,8 @@ def split_data(frame: pd.DataFrame, schema: Schema, settings: SplitSettings) -> 
             raise ConfigError(f"recipe: split.group_by column '{settings.group_by}' is not in the data")
         groups = frame[settings.group_by].to_numpy()
         splitter = GroupShuffleSplit(1, test_size=settings.test_size, random_state=settings.random_state)
+    elif classify:
+        splitter = StratifiedShuffleSplit(1, test_size=settings.test_size, random_state=settings.random_state)
     else:
         splitter = ShuffleSplit(1, test_size=settings.test_size, random_state=settings.random_state)
     train, test = next(splitter.split(X, y, groups))

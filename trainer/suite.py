@@ -42,12 +42,23 @@ def check_schema_matches_suite(schema: Schema, suite: dict[str, Any]) -> None:
     ]
     if unsets:
         problems.append(f"categorical column(s) {unsets} have no allowed-value set in the suite")
+    if schema.task == "classification" and not target_labels(suite, schema.target):
+        problems.append(f"classification target '{schema.target}' has no allowed-label set in the suite")
     if schema.target not in by_type.get("expect_column_values_to_not_be_null", set()):
         problems.append(f"target '{schema.target}' has no not-null expectation in the suite")
     if problems:
         raise ContractError(
             f"schema {schema.path} and suite {schema.suite_path} disagree: " + "; ".join(problems)
         )
+
+
+def target_labels(suite: dict[str, Any], target: str) -> tuple[Any, ...]:
+    """The target's allowed labels: the value set of its `expect_column_values_to_be_in_set`."""
+    for exp in suite.get("expectations", []):
+        kwargs = exp.get("kwargs") or {}
+        if exp.get("type") == "expect_column_values_to_be_in_set" and kwargs.get("column") == target:
+            return tuple(kwargs.get("value_set") or ())
+    return ()
 
 
 def load_suite(schema: Schema) -> dict[str, Any]:

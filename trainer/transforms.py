@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -87,3 +87,78 @@ class CatBoostNativeRegressor(RegressorMixin, BaseEstimator):
         for col in self.cat_features_:
             X[col] = X[col].astype("object").where(X[col].notna(), "missing").astype(str)
         return X
+
+
+class CatBoostNativeClassifier(ClassifierMixin, CatBoostNativeRegressor):
+    """CatBoost classifier on a DataFrame whose text columns are categorical features (same adapter)."""
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CatBoostNativeClassifier:
+        from catboost import CatBoostClassifier
+
+        X = pd.DataFrame(X)
+        self.cat_features_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.classes_ = np.unique(np.asarray(y))
+        self.model_ = CatBoostClassifier(
+            iterations=self.iterations,
+            depth=self.depth,
+            learning_rate=self.learning_rate,
+            l2_leaf_reg=self.l2_leaf_reg,
+            random_seed=self.random_state,
+            thread_count=self.thread_count,
+            cat_features=self.cat_features_,
+            allow_writing_files=False,
+            verbose=False,
+        )
+        codes = np.searchsorted(self.classes_, np.asarray(y))
+        self.model_.fit(self._as_catboost(X), codes)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(self._as_catboost(pd.DataFrame(X)))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class XGBLabelClassifier(ClassifierMixin, BaseEstimator):
+    """XGBoost classifier on any labels (XGBoost itself only accepts 0..n-1): labels are encoded
+    at fit time and decoded at predict time; the tuned parameters are XGBoost's own (seed 0, one
+    thread and the hist method are fixed, as for the regressor)."""
+
+    wrapped_library = "xgboost"
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        max_depth: int = 6,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        min_child_weight: float = 1.0,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> XGBLabelClassifier:
+        from xgboost import XGBClassifier
+
+        self.classes_ = np.unique(np.asarray(y))
+        self.n_features_in_ = np.asarray(X).shape[1]
+        fixed = {"random_state": 0, "n_jobs": 1, "tree_method": "hist", "verbosity": 0}
+        self.model_ = XGBClassifier(**self.get_params(), **fixed)
+        self.model_.fit(X, np.searchsorted(self.classes_, np.asarray(y)))
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
