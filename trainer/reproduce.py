@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import tempfile
@@ -15,9 +16,9 @@ from trainer.files import file_digest
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-log = logging.getLogger(__name__)
+    from trainer.pipeline import TrainingOutcome
 
-METRIC_TAGS = ("cv_r2", "cv_r2_std", "test_r2", "test_rmse", "test_mae")
+log = logging.getLogger(__name__)
 
 
 def _recorded_inputs(mv: ModelVersion) -> dict[str, Any]:
@@ -75,28 +76,31 @@ def check_digests(recorded: dict[str, Any], recipe_path: Path) -> None:
         raise ConfigError("cannot reproduce: inputs differ from the recorded ones: " + "; ".join(differ))
 
 
-def compare(mv: Any, outcome: Any) -> list[str]:
-    """Differences between the recorded version and the re-run (empty when they match)."""
-    tags = mv.tags
+def recorded_metrics(outcome: TrainingOutcome) -> dict[str, float]:
+    """The re-run's numbers under the tag names the version recorded (`cv_<metric>`, `test_*`)."""
     winner = outcome.selection.winner
-    now = {
-        "cv_r2": winner.cv_r2_mean,
-        "cv_r2_std": winner.cv_r2_std,
+    return {
+        f"cv_{winner.metric}": winner.cv_mean,
+        f"cv_{winner.metric}_std": winner.cv_std,
         **outcome.test_metrics,
     }
+
+
+def compare(mv: ModelVersion, outcome: TrainingOutcome) -> list[str]:
+    """Differences between the recorded version and the re-run (empty when they match)."""
+    tags = dict(mv.tags)
+    winner = outcome.selection.winner
     problems = []
     if tags.get("candidate") != winner.name:
         problems.append(f"winner {winner.name} != recorded {tags.get('candidate')}")
-    import json
-
     if json.loads(tags.get("best_params", "{}")) != json.loads(json.dumps(winner.best_params, default=str)):
         problems.append(f"params {winner.best_params} != recorded {tags.get('best_params')}")
     if tags.get("feature_digest") != outcome.feature_digest:
         problems.append("feature_digest differs")
-    for key in METRIC_TAGS:
+    for key, now in recorded_metrics(outcome).items():
         recorded = float(tags.get(key, "nan"))
-        if not math.isclose(recorded, now[key], rel_tol=0, abs_tol=5e-6):
-            problems.append(f"{key} {now[key]:.6f} != recorded {recorded:.6f}")
+        if not math.isclose(recorded, now, rel_tol=0, abs_tol=5e-6):
+            problems.append(f"{key} {now:.6f} != recorded {recorded:.6f}")
     return problems
 
 
