@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from trainer.config import Recipe
     from trainer.contract import ContractResult
+    from trainer.leakage import LeakageReport
     from trainer.schema import Schema
     from trainer.select import Selection
     from trainer.split import Split
@@ -28,3 +29,4 @@ class TrainingContext:
     feature_digest: str
     predictions: np.ndarray
     run_id: str
+    leakage: LeakageReport | None = None

@@ -1,5 +1,5 @@
-"""The one training path, read top to bottom: contract -> split -> features -> search -> select ->
-refit -> register, inside one parent MLflow run. Steps are pure; `record` logs what they return."""
+"""The one training path, read top to bottom: contract -> split -> features -> leakage -> search ->
+select -> refit -> register, inside one parent MLflow run. Steps are pure; `record` logs what they return."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import contract, record, tracking
+from trainer import contract, leakage, record, tracking
 from trainer.candidates import CATALOGUE, check_candidates
 from trainer.config import load_recipe
+from trainer.consistency import check_same_contract
 from trainer.errors import ContractError
 from trainer.features import build_pipeline, summarize_features
 from trainer.schema import load_schema, with_names
@@ -52,6 +53,7 @@ class Prepared:
     contract: contract.ContractResult
     split: Split
     features: FeatureSummary
+    leakage: leakage.LeakageReport
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def run_train(
     with tracking.parent_run("train", tags) as run, tempfile.TemporaryDirectory() as tmp:
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
-        prepared = prepare(data_path, schema_path, recipe, timer)
+        prepared = prepare(data_path, schema_path, recipe, timer, register)
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
             plan = make_plan(recipe, prepared.schema, prepared.split, fit_cache(cache))
             results = searched(specs, recipe, plan, run, timer)
@@ -124,16 +126,34 @@ def run_train(
     return replace(outcome, timings=phases)
 
 
-def prepare(data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer) -> Prepared:
-    """Contract, holdout split and the feature digest: everything the search starts from."""
+def prepare(
+    data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer, registering: bool = False
+) -> Prepared:
+    """Contract, holdout split, feature digest and leakage check: everything the search starts from."""
     with timer.phase("contract"):
         schema = load_schema(schema_path)
+        if registering:  # one registered model, one contract: refused before any work
+            check_same_contract(str(recipe.registered_model), schema)
         data = validated(data_path, schema)
     with timer.phase("features"):
         split = split_data(data.frame, schema, recipe.split)
         features = summarize_features(schema, split.X_train)
         record.features(split, features)
-    return Prepared(schema, data, split, features)
+    with timer.phase("leakage"):
+        report = suspects(split, recipe)
+    return Prepared(schema, data, split, features, report)
+
+
+def suspects(split: Split, recipe: Recipe) -> leakage.LeakageReport:
+    """The leakage detector on the training part, recorded; an unacknowledged block stops here (exit 2)."""
+    settings = recipe.leakage
+    if settings.enabled:
+        report = leakage.detect(split.X_train, split.y_train, settings, recipe.n_jobs)
+    else:
+        report = leakage.disabled(settings)
+    record.leakage(report)
+    leakage.enforce(report)
+    return report
 
 
 def searched(
@@ -163,7 +183,7 @@ def searched(
 def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selection:
     """The gates' verdict; the leaderboard is recorded whether or not a candidate passed."""
     try:
-        selection = select(results, recipe.gates)
+        selection = select(results, recipe.gates, str(recipe.path))
     except GatesFailed as failed:
         record.leaderboard(failed.leaderboard, out)
         raise
@@ -210,5 +230,6 @@ def registered(
         feature_digest=outcome.feature_digest,
         predictions=predictions,
         run_id=outcome.run_id,
+        leakage=prepared.leakage,
     )
     return register.log_and_register(outcome.pipeline, context, out)

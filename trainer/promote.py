@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from trainer import contract, tracking
 from trainer.audit import PROMOTION_STATE, VALIDATION_TAG, alias_holder, get_version
 from trainer.config import Recipe, load_recipe
-from trainer.errors import ContractError, GateError
+from trainer.consistency import refuse_other_contract
+from trainer.errors import ContractError, GateError, one_line
 from trainer.files import file_digest
 from trainer.schema import load_schema, with_names
 from trainer.split import Split, split_data
@@ -39,7 +40,11 @@ def score_version(name: str, version: str | int, split: Split) -> float:
     from sklearn.metrics import r2_score
 
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-    return float(r2_score(split.y_test, model.predict(split.X_test)))
+    try:
+        predictions = model.predict(split.X_test)
+    except (ValueError, KeyError) as exc:  # e.g. a version recorded no contract and needs other columns
+        raise ContractError(f"version {version} of '{name}' cannot score this data: {one_line(exc)}")
+    return float(r2_score(split.y_test, predictions))
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ def promote(request: PromotionRequest) -> None:
         raise GateError(
             f"version {request.version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
         )
+    refuse_other_contract(mv, load_schema(request.schema))  # before any scoring
     split = _holdout(request.data, request.schema, recipe)
     # read the holder, compare and move the alias as one step: two promotions at once are serialised
     with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):

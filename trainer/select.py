@@ -35,7 +35,7 @@ def gate_status(result: CandidateResult, baseline: CandidateResult, gates: GateS
     """`passed`, or why this candidate may not be selected."""
     if result.name == baseline.name:
         return "baseline"
-    if result.cv_r2_mean < gates.min_cv_r2:
+    if gates.min_cv_r2 is not None and result.cv_r2_mean < gates.min_cv_r2:
         return f"rejected: cv_r2 {result.cv_r2_mean:.4f} < min_cv_r2 {gates.min_cv_r2}"
     margin = result.cv_r2_mean - baseline.cv_r2_mean
     if margin < gates.min_improvement:
@@ -59,20 +59,30 @@ def leaderboard(ranked: list[CandidateResult], statuses: list[str]) -> pd.DataFr
     )
 
 
-def select(results: list[CandidateResult], gates: GateSettings) -> Selection:
-    """Pick the best candidate that passes both gates, or raise GatesFailed (exit 3)."""
+def select(results: list[CandidateResult], gates: GateSettings, recipe_path: str = "the recipe") -> Selection:
+    """Pick the best candidate that passes both gates, or raise GatesFailed (exit 3) naming the
+    number to change and the recipe file it is in."""
     baseline = next(r for r in results if r.name == gates.baseline)
     ranked = rank(results)
     statuses = [gate_status(r, baseline, gates) for r in ranked]
     passing = [r for r, status in zip(ranked, statuses, strict=True) if status == "passed"]
     if not passing:
         best = next((r for r in ranked if r.name != baseline.name), baseline)
+        floor = "no min_cv_r2" if gates.min_cv_r2 is None else f"min_cv_r2 {gates.min_cv_r2}"
         raise GatesFailed(
             f"no candidate passed the quality gates: best was '{best.name}' with CV R² "
-            f"{best.cv_r2_mean:.4f} (min_cv_r2 {gates.min_cv_r2}, baseline "
-            f"'{baseline.name}' {baseline.cv_r2_mean:.4f} + {gates.min_improvement})",
+            f"{best.cv_r2_mean:.4f} ({floor}, baseline '{baseline.name}' {baseline.cv_r2_mean:.4f} + "
+            f"{gates.min_improvement}); {_what_to_change(statuses[ranked.index(best)])} in {recipe_path}",
             leaderboard(ranked, statuses),
         )
     winner = passing[0]
     statuses[ranked.index(winner)] = "selected"
     return Selection(winner=winner, baseline=baseline, leaderboard=leaderboard(ranked, statuses))
+
+
+def _what_to_change(status: str) -> str:
+    if "min_cv_r2" in status:
+        return "to accept it, lower (or remove) gates.min_cv_r2"
+    if "beats baseline" in status:
+        return "to accept it, lower gates.min_improvement"
+    return "add candidates or check gates.baseline"
