@@ -92,14 +92,14 @@ def disabled(settings: LeakageSettings) -> LeakageReport:
     return LeakageReport(pd.DataFrame(columns=COLUMNS), float("nan"), 0, 0.0, settings.acknowledged, False)
 
 
-def detect(X: pd.DataFrame, y: np.ndarray, settings: LeakageSettings, n_jobs: int = 1) -> LeakageReport:
+def detect(X: pd.DataFrame, y: np.ndarray, settings: LeakageSettings) -> LeakageReport:
     """Score every feature column of the training part and classify it (ok / warn / block)."""
     started = time.perf_counter()
     rules = {c: _rule_scores(X[c], y) for c in X.columns}
     Xs, ys = _sample(X, y, settings.max_rows)
     encoded, categorical = _encoded(Xs)
     with threadpool_limits(limits=1):  # many tiny fits: threads would only contend
-        scores, all_r2 = _model_scores(encoded, ys, categorical, n_jobs)
+        scores, all_r2 = _model_scores(encoded, ys, categorical)
     rows = []
     for col in X.columns:
         row = {"column": col, **scores.get(col, {}), **rules[col]}
@@ -207,29 +207,23 @@ def _cv_r2(X: pd.DataFrame, y: np.ndarray, categorical: set[str]) -> float:
     return float(np.mean(cross_val_score(model, X, y, cv=folds, scoring="r2")))
 
 
-def _column_scores(
-    encoded: pd.DataFrame, y: np.ndarray, categorical: set[str], col: str
-) -> tuple[float, float]:
-    """(alone R², all the others' R²) of one column."""
-    return _cv_r2(encoded[[col]], y, categorical), _cv_r2(encoded.drop(columns=[col]), y, categorical)
-
-
 def _model_scores(
-    encoded: pd.DataFrame, y: np.ndarray, categorical: set[str], n_jobs: int
+    encoded: pd.DataFrame, y: np.ndarray, categorical: set[str]
 ) -> tuple[dict[str, dict[str, float]], float]:
-    """Per column: alone, all the others, and the lift; plus the all-features score."""
-    from joblib import Parallel, delayed
-
+    """Per column: alone, all the others, and the lift; plus the all-features score. Sequential: the
+    fits are tiny, and worker processes would cost more to start than they save."""
     if len(encoded) < MIN_ROWS_FOR_SCORES:
         return {}, float("nan")
     all_r2 = _cv_r2(encoded, y, categorical)
-    pairs = Parallel(n_jobs=n_jobs)(
-        delayed(_column_scores)(encoded, y, categorical, col) for col in encoded.columns
-    )
-    scores = {
-        col: {"alone_r2": round(alone, 4), "others_r2": round(others, 4), "lift": round(all_r2 - others, 4)}
-        for col, (alone, others) in zip(encoded.columns, pairs, strict=True)
-    }
+    scores = {}
+    for col in encoded.columns:
+        alone = _cv_r2(encoded[[col]], y, categorical)
+        others = _cv_r2(encoded.drop(columns=[col]), y, categorical)
+        scores[col] = {
+            "alone_r2": round(alone, 4),
+            "others_r2": round(others, 4),
+            "lift": round(all_r2 - others, 4),
+        }
     return scores, all_r2
 
 

@@ -148,7 +148,7 @@ def suspects(split: Split, recipe: Recipe) -> leakage.LeakageReport:
     """The leakage detector on the training part, recorded; an unacknowledged block stops here (exit 2)."""
     settings = recipe.leakage
     if settings.enabled:
-        report = leakage.detect(split.X_train, split.y_train, settings, recipe.n_jobs)
+        report = leakage.detect(split.X_train, split.y_train, settings)
     else:
         report = leakage.disabled(settings)
     record.leakage(report)

@@ -150,9 +150,12 @@ def resolve_task(target: pd.Series, task: str | None) -> str:
 def profile(frame: pd.DataFrame, target: str, task: str | None = None) -> DataProfile:
     """Every column's profile and inferred role; the target must exist and have no missing value."""
     if target not in frame.columns:
+        same = [str(c) for c in frame.columns if str(c).lower() == target.lower()]
+        hint = (
+            f" (did you mean '{same[0]}'?)" if same else did_you_mean(target, [str(c) for c in frame.columns])
+        )
         raise ConfigError(
-            f"--target '{target}' is not a column of the data{did_you_mean(target, list(frame.columns))}; "
-            f"columns: {list(frame.columns)}"
+            f"--target '{target}' is not a column of the data{hint}; columns: {list(frame.columns)}"
         )
     y = frame[target]
     if y.isna().any():
