@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError
 
@@ -67,12 +68,7 @@ def _yes_no(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected yes/no, got {value!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """All subcommands; kept import-light so `--help` answers instantly."""
-    parser = argparse.ArgumentParser(prog="trainer", description=__doc__, epilog=EPILOG)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _init_parser(sub: Any) -> None:
     p = sub.add_parser("init", help="draft a schema, suite and recipe from a CSV, for review", epilog=EPILOG)
     p.add_argument("--data", type=Path, required=True, help="the dataset's CSV (only read)")
     p.add_argument("--target", required=True, help="the column to predict")
@@ -82,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="dataset, experiment and registered model name (default: the CSV's stem)")
     p.add_argument("--out", type=Path, help="folder for the three drafts (default: datasets/NAME)")
     p.add_argument("--force", action="store_true", help="overwrite existing drafts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands; kept import-light so `--help` answers instantly."""
+    parser = argparse.ArgumentParser(prog="trainer", description=__doc__, epilog=EPILOG)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _init_parser(sub)
 
     p = sub.add_parser("validate", help="run the data contract alone", epilog=EPILOG)
     _inputs(p)

@@ -104,7 +104,9 @@ def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
         cols = p.role(role)
         lines.append(f"{role}:{' []' if not cols else ''}")
         lines += [f"  - {_scalar(c.name)}  # {c.rule}" for c in cols]
-    lines.append("derived: []  # e.g. {name: birth_year, source: birth, kind: year_quarter}")
+    lines.append(
+        'derived: []  # e.g. {name: NEW_NAME, source: TEXT_COLUMN, kind: year_quarter} for "1979 Q3" text'
+    )
     return "\n".join(lines) + "\n"
 
 
