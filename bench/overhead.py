@@ -21,6 +21,7 @@ PHASE_LABELS = {
     "setup": "setup (recipe logged, run opened)",
     "contract": "contract (read CSV, GE suite, Data Docs, lineage)",
     "features": "features (split, one-hot fit, digest)",
+    "leakage": "leakage detector (every feature alone and left out, 3-fold HistGB on <= 2,000 rows)",
     "search": "search (GridSearchCV, all candidates)",
     "logging": "logging (child + grid-point runs)",
     "select": "select (leaderboard, plot)",

@@ -45,6 +45,7 @@ def model_card(ctx: TrainingContext, serialization: str, name: str, version: str
             "",
             _data_section(ctx),
             _features_section(ctx.schema, ctx.feature_digest),
+            _leakage_section(ctx),
             _classifier_section(ctx) if ctx.task.is_classification else _choice_section(ctx),
             _loading_section(name, version, serialization),
         ]
@@ -75,6 +76,26 @@ def _features_section(schema: Schema, feature_digest: str) -> str:
 """
 
 
+def _leakage_section(ctx: TrainingContext) -> str:
+    """The leakage detector's verdict in a few lines (its table is in the run, under `leakage/`)."""
+    report = ctx.leakage
+    if report is None or not report.enabled:
+        return "## Leakage check\n- not run (leakage.enabled: false)\n"
+    top = report.table.sort_values("alone_r2", ascending=False).head(3)
+    strongest = ", ".join(
+        f"`{r.column}` alone R² {r.alone_r2:.3f}, lift {r.lift:.3f}" for r in top.itertuples()
+    )
+    flagged = report.table[report.table["level"] != "ok"]
+    found = (
+        "; ".join(f"`{r.column}` {r.level}: {r.reason}" for r in flagged.itertuples()) or "nothing flagged"
+    )
+    return f"""## Leakage check (training part, {report.rows} rows; table and plot in the run under `leakage/`)
+- {found}
+- acknowledged in the recipe: {", ".join(report.acknowledged) or "none"}
+- strongest features: {strongest}
+"""
+
+
 def _choice_section(ctx: TrainingContext) -> str:
     r, w, baseline = ctx.recipe, ctx.selection.winner, ctx.selection.baseline
     m = ctx.test_metrics
@@ -86,7 +107,7 @@ def _choice_section(ctx: TrainingContext) -> str:
 - holdout: R² {m["test_r2"]:.4f}, RMSE {m["test_rmse"]:.3f}, MAE {m["test_mae"]:.3f}
 
 ## Gates
-- min_cv_r2 {r.gates.min_cv_r2}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement}: passed
+- min_cv_r2 {"none (no absolute floor)" if r.gates.min_cv_r2 is None else r.gates.min_cv_r2}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement}: passed
 """
 
 

@@ -13,7 +13,7 @@ import difflib
 import types
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 from trainer.errors import ConfigError
 from trainer.files import file_digest, read_yaml
@@ -61,7 +61,7 @@ class SearchSettings:
 class GateSettings:
     """`gates:` what the winner must reach before it may be registered."""
 
-    min_cv_r2: float = setting(0.45, low=-1e9, high=1.0)
+    min_cv_r2: float | None = setting(None, low=-1e9, high=1.0)  # an absolute floor: the dataset's own
     baseline: str = setting("dummy")
     min_improvement: float = setting(0.05, low=0.0, high=1.0)
     # classification: the worst CV value of the selection metric allowed (a floor for roc_auc, a
@@ -78,6 +78,15 @@ class ClassificationSettings:
     threshold: float = setting(0.5, low=0.0, high=1.0)  # binary: P(positive) at which it predicts positive
     threshold_metric: str = setting("none", choices=("none", "f1", "youden"))  # choose it on OOF predictions
     class_weight: str = setting("none", choices=("none", "balanced"))
+
+
+@dataclass(frozen=True)
+class LeakageSettings:
+    """`leakage:` the detector run on the training part before the search (see trainer/leakage.py)."""
+
+    enabled: bool = setting(True)
+    acknowledged: tuple[str, ...] = setting(())  # columns allowed despite a finding (recorded on the run)
+    max_rows: int = setting(2_000, low=100, high=1_000_000)  # training rows the detector scores on
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class Recipe:
     gates: GateSettings = field(default_factory=GateSettings)
     promotion: PromotionSettings = field(default_factory=PromotionSettings)
     classification: ClassificationSettings = field(default_factory=ClassificationSettings)
+    leakage: LeakageSettings = field(default_factory=LeakageSettings)
 
     def input_path(self, key: str) -> Path | None:
         """`data` or `schema` as a path relative to the recipe file (None when not set)."""
@@ -131,6 +141,8 @@ def flatten(settings: Any, prefix: str = "") -> dict[str, Any]:
         value = getattr(settings, f.name)
         if is_dataclass(value):
             out.update(flatten(value, f"{prefix}{f.name}."))
+        elif isinstance(value, tuple):
+            out[f"{prefix}{f.name}"] = ",".join(map(str, value))
         else:
             out[f"{prefix}{f.name}"] = "" if value is None else value
     return out
@@ -190,7 +202,11 @@ def check_value(value: Any, hint: Any, meta: Any, label: str) -> Any:
     return value
 
 
-def _typed(value: Any, base: type, label: str) -> Any:
+def _typed(value: Any, base: Any, label: str) -> Any:
+    if get_origin(base) is tuple:  # a list of names
+        if not isinstance(value, list):
+            raise ConfigError(f"{label} must be a list of names, got {value!r:.80}")
+        return tuple(_typed(v, str, label) for v in value)
     if base is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{label} must be true or false, got {value!r}")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from trainer.config import Recipe
     from trainer.contract import ContractResult
     from trainer.finish import Finishing
+    from trainer.leakage import LeakageReport
     from trainer.schema import Schema
     from trainer.select import Selection
     from trainer.split import Split
@@ -33,3 +34,4 @@ class TrainingContext:
     run_id: str
     task: Task = Task()
     finishing: Finishing | None = None  # classification: calibration and decision threshold
+    leakage: LeakageReport | None = None

@@ -1,5 +1,5 @@
-"""The one training path, read top to bottom: contract -> split -> features -> search -> select ->
-refit -> register, inside one parent MLflow run. Steps are pure; `record` logs what they return."""
+"""The one training path, read top to bottom: contract -> split -> features -> leakage -> search ->
+select -> refit -> register, inside one parent MLflow run. Steps are pure; `record` logs what they return."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import contract, finalise, record, tracking
+from trainer import contract, finalise, leakage, record, tracking
 from trainer.candidates import check_candidates
 from trainer.classifiers import catalogue
 from trainer.config import load_recipe
+from trainer.consistency import check_same_contract
 from trainer.errors import ContractError, TrainerError
 from trainer.features import build_pipeline, summarize_features
 from trainer.schema import load_schema, with_names
@@ -55,6 +56,7 @@ class Prepared:
     contract: contract.ContractResult
     split: Split
     features: FeatureSummary
+    leakage: leakage.LeakageReport
     task: Task = Task()
 
 
@@ -117,7 +119,7 @@ def run_train(
     ):
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
-        prepared = prepare(data_path, schema_path, recipe, timer)
+        prepared = prepare(data_path, schema_path, recipe, timer, register)
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
             plan = make_plan(recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task)
             results = searched(specs, recipe, plan, run, timer)
@@ -142,17 +144,36 @@ def run_train(
     return replace(outcome, timings=phases)
 
 
-def prepare(data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer) -> Prepared:
-    """Contract, holdout split and the feature digest: everything the search starts from."""
+def prepare(
+    data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer, registering: bool = False
+) -> Prepared:
+    """Contract, holdout split, feature digest and leakage check: everything the search starts from."""
     with timer.phase("contract"):
         schema = load_schema(schema_path)
+        if registering:  # one registered model, one contract: refused before any work
+            check_same_contract(str(recipe.registered_model), schema)
         data = validated(data_path, schema)
     with timer.phase("features"):
         split = split_data(data.frame, schema, recipe.split)
         features = summarize_features(schema, split.X_train)
         record.features(split, features)
     task = make_task(schema.task, data.labels, schema.positive_class, recipe.classification.metric)
-    return Prepared(schema, data, split, features, task)
+    with timer.phase("leakage"):
+        report = suspects(split, recipe, task)
+    return Prepared(schema, data, split, features, report, task)
+
+
+def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
+    """The leakage detector on the training part, recorded; an unacknowledged block stops here (exit 2).
+    A class label is scored as its code (0/1 for yes/no): a copy of the label still scores R² ≈ 1."""
+    settings = recipe.leakage
+    if settings.enabled:
+        report = leakage.detect(split.X_train, task.as_numbers(split.y_train), settings)
+    else:
+        report = leakage.disabled(settings)
+    record.leakage(report)
+    leakage.enforce(report)
+    return report
 
 
 def searched(
@@ -183,7 +204,7 @@ def searched(
 def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selection:
     """The gates' verdict; the leaderboard is recorded whether or not a candidate passed."""
     try:
-        selection = select(results, recipe.gates)
+        selection = select(results, recipe.gates, str(recipe.path))
     except GatesFailed as failed:
         record.leaderboard(failed.leaderboard, out)
         raise
@@ -253,5 +274,6 @@ def registered(
         run_id=outcome.run_id,
         task=prepared.task,
         finishing=outcome.finishing,
+        leakage=prepared.leakage,
     )
     return register.log_and_register(outcome.pipeline, context, out)

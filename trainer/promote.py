@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from trainer import contract, tracking
 from trainer.audit import PROMOTION_STATE, VALIDATION_TAG, alias_holder, get_version
 from trainer.config import Recipe, load_recipe
+from trainer.consistency import refuse_other_contract
 from trainer.errors import ConfigError, ContractError, GateError, one_line
 from trainer.files import file_digest
 from trainer.schema import load_schema, with_names
@@ -41,7 +42,10 @@ def score_version(name: str, version: str | int, split: Split, task: Task | None
     import mlflow
 
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-    return (task or Task()).score(model, split.X_test, split.y_test)
+    try:
+        return (task or Task()).score(model, split.X_test, split.y_test)
+    except (ValueError, KeyError) as exc:  # e.g. a version recorded no contract and needs other columns
+        raise ContractError(f"version {version} of '{name}' cannot score this data: {one_line(exc)}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ def promote(request: PromotionRequest) -> None:
         raise GateError(
             f"version {request.version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
         )
+    refuse_other_contract(mv, load_schema(request.schema))  # before any scoring
     split, task = _holdout(request.data, request.schema, recipe)
     # read the holder, compare and move the alias as one step: two promotions at once are serialised
     with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):

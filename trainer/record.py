@@ -1,10 +1,11 @@
-"""What each training step records in the parent MLflow run: recipe, contract, features, candidates,
+"""What each training step records in the parent MLflow run: recipe, contract, features, leakage, candidates,
 leaderboard, selection, holdout and timings. The steps themselves never call MLflow."""
 
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import Metric, Param, RunTag
 
 from trainer.contract import ignored_columns_tag
+from trainer.leakage import plot
 from trainer.report import leaderboard_plot, markdown_table, timing_table
 from trainer.results import param_label
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from trainer.contract import ContractResult
     from trainer.features import FeatureSummary
     from trainer.finish import Finishing
+    from trainer.leakage import LeakageReport
     from trainer.results import CandidateResult
     from trainer.schema import Schema
     from trainer.select import Selection
@@ -87,6 +90,29 @@ def features(split: Split, summary: FeatureSummary) -> None:
     )
     mlflow.set_tag("feature_digest", summary.digest)
     log.info("features: %d rows x %d columns, digest %s", summary.rows, summary.columns, summary.digest[:12])
+
+
+def leakage(report: LeakageReport) -> None:
+    """The leakage detector's table (CSV, Markdown), plot and verdict; acknowledged columns as a tag."""
+    blocked, warned = report.found("block"), report.found("warn")
+    status = "blocked" if len(blocked) else "warned" if len(warned) else "passed"
+    mlflow.set_tags(
+        {
+            "leakage_status": status if report.enabled else "disabled",
+            "leakage_flagged": ",".join([*blocked["column"], *warned["column"]]),
+            "leakage_acknowledged": ",".join(report.acknowledged),
+        }
+    )
+    if not report.enabled:
+        return
+    mlflow.log_metric("leakage_all_r2", report.all_r2)
+    with tempfile.TemporaryDirectory(prefix="trainer-leakage-") as tmp:
+        out = Path(tmp)
+        report.table.to_csv(out / "leakage.csv", index=False)
+        (out / "leakage.md").write_text(f"{report.summary()}\n\n{markdown_table(report.table)}")
+        plot(report, out / "leakage.png")
+        mlflow.log_artifacts(tmp, "leakage")
+    log.info(report.summary())
 
 
 @dataclass(frozen=True)
@@ -236,6 +262,7 @@ def timings(phases: dict[str, float], estimator_seconds: float) -> None:
             "time_search_s": sum(v for k, v in phases.items() if k.startswith("search: ")),
             "time_logging_s": phases.get("logging", 0.0),
             "time_registration_s": phases.get("registration", 0.0),
+            "time_leakage_s": phases.get("leakage", 0.0),
             "estimator_seconds": estimator_seconds,
         }
     )

@@ -12,6 +12,7 @@ import pandas as pd
 
 from trainer.audit import VALIDATION_TAG, git_state
 from trainer.card import model_card, registered_model_description
+from trainer.consistency import contract_tags
 from trainer.context import TrainingContext
 from trainer.environment import choose_serialization, distribution_versions, model_code, model_requirements
 from trainer.errors import TrainerError
@@ -50,6 +51,7 @@ def version_tags(ctx: TrainingContext) -> dict[str, str]:
         "git_commit": commit,
         "git_dirty": str(dirty).lower(),
         "training_run_id": ctx.run_id,
+        **contract_tags(ctx.schema),
         "best_params": json.dumps(winner.best_params, sort_keys=True, default=str),
     }
 

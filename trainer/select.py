@@ -49,7 +49,7 @@ def gate_status(result: CandidateResult, baseline: CandidateResult, gates: GateS
 def _floor(result: CandidateResult, gates: GateSettings) -> tuple[str, float, float] | None:
     """The gate's name, its value and its floor on the higher-is-better score (`min_cv_r2` for R²)."""
     if result.metric == "r2":
-        return "min_cv_r2", gates.min_cv_r2, gates.min_cv_r2
+        return None if gates.min_cv_r2 is None else ("min_cv_r2", gates.min_cv_r2, gates.min_cv_r2)
     if gates.min_cv_score is None:
         return None
     limit = gates.min_cv_score
@@ -73,8 +73,9 @@ def leaderboard(ranked: list[CandidateResult], statuses: list[str]) -> pd.DataFr
     )
 
 
-def select(results: list[CandidateResult], gates: GateSettings) -> Selection:
-    """Pick the best candidate that passes both gates, or raise GatesFailed (exit 3)."""
+def select(results: list[CandidateResult], gates: GateSettings, recipe_path: str = "the recipe") -> Selection:
+    """Pick the best candidate that passes both gates, or raise GatesFailed (exit 3) naming the
+    number to change and the recipe file it is in."""
     baseline = next(r for r in results if r.name == gates.baseline)
     ranked = rank(results)
     statuses = [gate_status(r, baseline, gates) for r in ranked]
@@ -82,13 +83,23 @@ def select(results: list[CandidateResult], gates: GateSettings) -> Selection:
     if not passing:
         best = next((r for r in ranked if r.name != baseline.name), baseline)
         floor = _floor(best, gates)
+        limit = f"{floor[0]} {floor[1]}" if floor else "no absolute floor"
         raise GatesFailed(
             f"no candidate passed the quality gates: best was '{best.name}' with CV "
             f"{'R²' if best.metric == 'r2' else best.metric} {best.cv_mean:.4f} "
-            f"({floor[0] if floor else 'min_cv_score'} {floor[1] if floor else None}, baseline "
-            f"'{baseline.name}' {baseline.cv_mean:.4f} + {gates.min_improvement})",
+            f"({limit}, baseline '{baseline.name}' {baseline.cv_mean:.4f} + {gates.min_improvement}); "
+            f"{_what_to_change(statuses[ranked.index(best)])} in {recipe_path}",
             leaderboard(ranked, statuses),
         )
     winner = passing[0]
     statuses[ranked.index(winner)] = "selected"
     return Selection(winner=winner, baseline=baseline, leaderboard=leaderboard(ranked, statuses))
+
+
+def _what_to_change(status: str) -> str:
+    for gate in ("min_cv_r2", "min_cv_score"):
+        if gate in status:
+            return f"to accept it, lower (or remove) gates.{gate}"
+    if "beats baseline" in status:
+        return "to accept it, lower gates.min_improvement"
+    return "add candidates or check gates.baseline"

@@ -67,6 +67,15 @@ class Task:
         """The `mlflow.models.evaluate` model type."""
         return "classifier" if self.is_classification else "regressor"
 
+    def as_numbers(self, y: np.ndarray) -> np.ndarray:
+        """The target as numbers: itself for regression, 1/0 for the positive class, else label codes."""
+        if not self.is_classification:
+            return np.asarray(y, dtype=np.float64)
+        if self.binary:
+            return (np.asarray(y) == self.positive_class).astype(np.float64)
+        codes = {label: i for i, label in enumerate(self.labels)}
+        return np.array([codes[v] for v in y], dtype=np.float64)
+
     def scorers(self) -> dict[str, Any]:
         """One sklearn scorer per metric, in `metrics` order (higher-is-better, as sklearn scores)."""
         from sklearn.metrics import average_precision_score, brier_score_loss, f1_score, make_scorer

@@ -1,0 +1,215 @@
+"""`trainer init`: roles inferred with their rules, a suite that passes on its own data and fails on
+the bad inputs, no overwrite without --force, and (system) init -> validate -> train on a dataset the
+project has never seen, without editing a file. Also: the default gates travel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from helpers import DEFAULT_RECIPE, init_store, run_trainer, train_runs, trainer_lines, using_store, versions
+
+from trainer import contract
+from trainer.candidates import check_candidates
+from trainer.cli import main
+from trainer.config import GateSettings, load_recipe
+from trainer.errors import ContractError
+from trainer.profile import profile
+from trainer.schema import load_schema
+
+
+def _draft(csv: Path, out: Path, *extra: str) -> int:
+    return main(["init", "--data", str(csv), "--target", "y", "--out", str(out), *extra])
+
+
+@pytest.fixture
+def mixed(write_csv: Callable[..., Path]) -> Path:
+    """One column per rule of trainer/profile.py."""
+    rng = np.random.default_rng(0)
+    n = 300
+    y = rng.normal(50, 10, size=n)
+    frame = pd.DataFrame(
+        {
+            "id": rng.permutation(n) + 1,
+            "row": np.arange(n),
+            "store_id": rng.integers(1, 9, size=n),
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+            "comment": [f"note {i}" for i in range(n)],
+            "constant": 1,
+            "copy": y * 2 + rng.normal(scale=0.1, size=n),
+            "x": rng.normal(size=n),
+            "level": rng.integers(1, 6, size=n),
+            "flag": rng.choice([True, False], size=n),
+            "y": y,
+        }
+    )
+    frame.loc[::10, "x"] = np.nan
+    return write_csv(frame, "mixed.csv")
+
+
+@pytest.mark.unit
+def test_roles_are_inferred_and_each_says_why(
+    mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert _draft(mixed, tmp_path / "d") == 0
+    schema = load_schema(tmp_path / "d" / "schema.yaml")
+    assert schema.name == "mixed" and schema.target == "y"
+    assert schema.identifiers == ("id", "row")
+    assert schema.numerical == ("x", "level")
+    assert schema.categorical == ("colour", "flag")
+    assert schema.leakage == ("copy",)
+    assert set(schema.ignore) == {"store_id", "comment", "constant"}
+    text = (tmp_path / "d" / "schema.yaml").read_text()
+    for rule in (
+        "- id  # unique per row, an id-like name",
+        "- row  # unique per row, whole numbers",
+        "- store_id  # id-like name with repeated values",
+        "- comment  # text with 300 distinct values",
+        "- constant  # one value in every row",
+        "- copy  # |Spearman| with the target",
+        "- level  # numeric (int64), 5 distinct values (if the numbers are codes",
+    ):
+        assert rule in text, text
+    printed = capsys.readouterr().out
+    assert "300 rows, 11 columns; task: regression" in printed
+    assert "x 10.0%" in printed  # null rates
+    assert "trainer validate --data" in printed and "mlflow run . --env-manager local -P data=" in printed
+    recipe = load_recipe(tmp_path / "d" / "recipe.yaml")
+    assert (recipe.experiment, recipe.registered_model, recipe.gates.min_cv_r2) == ("mixed", "mixed", None)
+    assert recipe.input_path("data").resolve() == mixed.resolve()
+    check_candidates(recipe.candidates, recipe.search.max_grid_points)
+    frame = contract.validate(mixed, schema)
+    assert frame.success, frame.summary()
+
+
+BAD_INPUTS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "missing-column": lambda f: f.drop(columns=["math2"]),
+    "wrong-dtype": lambda f: f.astype({"mathk": object}).assign(
+        mathk=lambda g: g["mathk"].where(g.index != 3, "four")
+    ),
+    "null-target": lambda f: f.assign(math3=f["math3"].where(f.index % 50 != 0)),
+    "out-of-range": lambda f: f.assign(math3=f["math3"].where(f.index != 2, 9999.0)),
+    "unseen-category": lambda f: f.assign(school3=f["school3"].where(f.index != 1, "lunar")),
+    "duplicated-id": lambda f: f.assign(
+        student_id=f["student_id"].where(f.index != 1, f.loc[0, "student_id"])
+    ),
+    "below-min-rows": lambda f: f.head(60),
+    "mostly-missing": lambda f: f.assign(math1=np.nan),
+}
+
+
+@pytest.mark.unit
+def test_drafted_suite_passes_on_its_data_and_fails_on_the_bad_inputs(
+    sample_frame: pd.DataFrame, write_csv: Callable[..., Path], tmp_path: Path
+) -> None:
+    frame = sample_frame.head(600)
+    data = write_csv(frame, "star.csv")
+    assert main(["init", "--data", str(data), "--target", "math3", "--out", str(tmp_path / "d")]) == 0
+    schema = load_schema(tmp_path / "d" / "schema.yaml")
+    assert contract.validate(data, schema).success
+    suite = json.loads((tmp_path / "d" / "suite.json").read_text())
+    types = {
+        e["kwargs"]["column"]: e["kwargs"]["type_list"]
+        for e in suite["expectations"]
+        if "type_list" in e["kwargs"]
+    }
+    assert types["gender"] == ["str", "object", "string"]
+    failed = {}
+    for case, mutate in BAD_INPUTS.items():
+        bad = write_csv(mutate(frame.copy()), f"{case}.csv")
+        try:
+            failed[case] = not contract.validate(bad, schema).success
+        except ContractError:  # missing column: refused before the suite runs
+            failed[case] = True
+    assert all(failed.values()), failed
+
+
+@pytest.mark.unit
+def test_init_never_overwrites_without_force(
+    mixed: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "d"
+    assert _draft(mixed, out) == 0
+    (out / "schema.yaml").write_text("# reviewed by hand\n")
+    assert _draft(mixed, out) == 1
+    assert "already exist(s)" in caplog.text and "--force" in caplog.text
+    assert (out / "schema.yaml").read_text() == "# reviewed by hand\n"
+    assert _draft(mixed, out, "--force") == 0
+    assert (out / "schema.yaml").read_text().startswith("# Drafted by `trainer init`")
+
+
+@pytest.mark.unit
+def test_init_refuses_a_target_it_cannot_draft(
+    write_csv: Callable[..., Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = pd.DataFrame({"a": range(40), "b": [1.5, 2.5] * 20, "y": [1.0, np.nan] * 20})
+    assert main(["init", "--data", str(write_csv(frame)), "--target", "Y", "--out", str(tmp_path / "x")]) == 1
+    assert "--target 'Y' is not a column of the data (did you mean 'y'?)" in caplog.text
+    assert _draft(write_csv(frame), tmp_path / "x") == 2
+    assert "target 'y' is missing in 20 row(s)" in caplog.text
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.unit
+def test_task_is_inferred_from_the_target() -> None:
+    frame = pd.DataFrame({"a": range(60), "score": np.linspace(0, 1, 60), "label": ["a", "b", "c"] * 20})
+    assert profile(frame, "score").task == "regression"
+    assert profile(frame, "label").task == "classification"
+    assert profile(frame, "score", "classification").task == "classification"
+
+
+@pytest.mark.unit
+def test_default_gates_travel_and_star_keeps_its_floor() -> None:
+    """No absolute floor by default (it is the dataset's own); train.yaml keeps STAR's 0.45."""
+    assert GateSettings().min_cv_r2 is None
+    assert load_recipe(DEFAULT_RECIPE).gates.min_cv_r2 == 0.45
+
+
+@pytest.mark.unit
+def test_a_gate_failure_names_the_number_and_the_file() -> None:
+    from trainer.results import CandidateResult
+    from trainer.select import GatesFailed, select
+
+    def result(name: str, cv_r2: float, complexity: int) -> CandidateResult:
+        return CandidateResult(name, complexity, 1, {}, cv_r2, 0.01, 0.1, 0.1, pd.DataFrame())
+
+    gates = GateSettings(min_cv_r2=0.5)
+    with pytest.raises(GatesFailed, match=r"lower \(or remove\) gates.min_cv_r2 in data/other.yaml"):
+        select([result("dummy", 0.0, 0), result("ridge", 0.3, 2)], gates, "data/other.yaml")
+    with pytest.raises(GatesFailed, match=r"lower gates.min_improvement in r.yaml"):
+        select([result("dummy", 0.28, 0), result("ridge", 0.3, 2)], GateSettings(), "r.yaml")
+
+
+@pytest.mark.system
+def test_a_new_dataset_from_init_to_a_registered_model(tmp_path: Path) -> None:
+    """Done when (#13): a CSV never seen -> init -> validate -> train, no file edited."""
+    from sklearn.datasets import load_diabetes
+
+    data = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True).frame.to_csv(data, index=False)
+    uri = init_store(tmp_path / "mlflow.db", ["diabetes"])
+    out = tmp_path / "drafts"
+
+    init = run_trainer(["init", "--data", str(data), "--target", "target", "--out", str(out)], uri)
+    assert init.returncode == 0, init.stderr
+    assert "442 rows, 11 columns" in init.stdout
+    files = ["--data", str(data), "--schema", str(out / "schema.yaml"), "--recipe", str(out / "recipe.yaml")]
+    validate = run_trainer(["validate", *files], uri)
+    assert validate.returncode == 0, validate.stderr
+    train = run_trainer(["train", *files], uri, timeout=240)
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert trainer_lines(train.stderr) == []
+
+    with using_store(uri) as client:
+        assert [str(v.version) for v in versions(client, "diabetes")] == ["1"]
+        run = train_runs(client, "diabetes")[0]
+        assert run.data.tags["leakage_status"] == "passed"
+        listed = {f.path for f in client.list_artifacts(run.info.run_id, "leakage")}
+        assert {"leakage/leakage.csv", "leakage/leakage.md", "leakage/leakage.png"} <= listed
+        assert versions(client, "diabetes")[0].tags["target"] == "target"
+    assert yaml.safe_load((out / "recipe.yaml").read_text())["registered_model"] == "diabetes"

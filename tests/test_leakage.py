@@ -1,0 +1,213 @@
+"""The leakage detector: its rules on frames (unit), and through `trainer train` (integration):
+a noisy copy of the target and a row id are blocked (exit 2) unless acknowledged, STAR's read3 is
+warned about when it is not declared as leakage, the legitimate STAR features pass silently.
+Also: one registered model, one contract (a schema that differs is refused before any work)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from helpers import SCHEMA, SUITE, train_runs, versions
+
+from trainer.config import LeakageSettings, load_recipe
+from trainer.errors import ContractError
+from trainer.leakage import LeakageReport, classify, detect, enforce
+from trainer.schema import load_schema
+from trainer.split import split_data
+
+SETTINGS = LeakageSettings()
+
+
+def _star_training_part(frame: pd.DataFrame, read3_as_feature: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    schema = load_schema(SCHEMA)
+    if read3_as_feature:
+        schema = replace(schema, numerical=(*schema.numerical, "read3"), leakage=())
+    split = split_data(frame, schema, load_recipe("train.yaml").split)
+    return split.X_train, split.y_train
+
+
+def _levels(report: LeakageReport) -> dict[str, str]:
+    return dict(zip(report.table["column"], report.table["level"], strict=True))
+
+
+@pytest.fixture
+def synthetic() -> tuple[pd.DataFrame, np.ndarray]:
+    """400 rows: three honest features, a text category and the target they explain together."""
+    rng = np.random.default_rng(0)
+    n = 400
+    a, b, c = rng.normal(size=(3, n))
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    y = a + b + c + (colour == "red") + rng.normal(scale=1.0, size=n)
+    return pd.DataFrame({"a": a, "b": b, "c": c, "colour": colour}), y
+
+
+@pytest.mark.unit
+def test_honest_features_pass_silently(synthetic: tuple[pd.DataFrame, np.ndarray]) -> None:
+    X, y = synthetic
+    report = detect(X, y, SETTINGS)
+    assert set(_levels(report).values()) == {"ok"}, report.table
+    enforce(report)  # nothing to block
+    assert list(report.table.columns[:4]) == ["column", "alone_r2", "others_r2", "lift"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda y, rng: y + rng.normal(scale=0.05 * y.std(), size=len(y)), "near copy"),
+        (lambda y, rng: np.exp(y / y.std()), "near copy"),  # a monotone transform
+        (lambda y, rng: rng.permutation(len(y)) + 1000, "identifier-like"),  # a row id as a number
+    ],
+    ids=["noisy-copy", "monotone-transform", "row-id"],
+)
+def test_blocks_copies_of_the_target_and_row_ids(
+    synthetic: tuple[pd.DataFrame, np.ndarray], make: Callable[..., Any], reason: str
+) -> None:
+    X, y = synthetic
+    X = X.assign(suspect=make(y, np.random.default_rng(1)))
+    report = detect(X, y, SETTINGS)
+    assert _levels(report) == {"a": "ok", "b": "ok", "c": "ok", "colour": "ok", "suspect": "block"}, (
+        report.table
+    )
+    with pytest.raises(
+        ContractError, match=rf"leakage: 'suspect' is (a )?{reason}.*acknowledged: \[suspect\]"
+    ):
+        enforce(report)
+
+
+@pytest.mark.unit
+def test_a_text_id_is_blocked_and_acknowledging_it_lets_it_through(
+    synthetic: tuple[pd.DataFrame, np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    X, y = synthetic
+    X = X.assign(code=[f"row-{i}" for i in range(len(X))])
+    blocked = detect(X, y, SETTINGS)
+    assert _levels(blocked)["code"] == "block"
+    acknowledged = detect(X, y, LeakageSettings(acknowledged=("code",)))
+    enforce(acknowledged)
+    assert "'code' acknowledged in the recipe" in caplog.text
+
+
+@pytest.mark.unit
+def test_warn_rule_separates_a_concurrent_score_from_a_strong_earlier_one() -> None:
+    """The reference measurements (issue #13): read3 warned, math2 silent, a weak feature silent."""
+    read3 = {"alone_r2": 0.556, "others_r2": 0.549, "lift": 0.122}
+    math2 = {"alone_r2": 0.522, "others_r2": 0.62, "lift": 0.05}
+    weak = {"alone_r2": 0.1, "others_r2": 0.6, "lift": 0.01}
+    assert classify(read3)[0] == "warn"
+    assert classify(math2) == ("ok", "")
+    assert classify(weak) == ("ok", "")
+    assert classify({**math2, "spearman": 0.99})[0] == "block"
+
+
+@pytest.mark.unit
+def test_star_legitimate_features_silent_and_undeclared_read3_warned(
+    sample_frame: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    honest = detect(*_star_training_part(sample_frame, read3_as_feature=False), SETTINGS)
+    assert set(_levels(honest).values()) == {"ok"}, honest.table
+    leaky = detect(*_star_training_part(sample_frame, read3_as_feature=True), SETTINGS)
+    levels = _levels(leaky)
+    assert levels.pop("read3") == "warn", leaky.table
+    assert set(levels.values()) == {"ok"}, leaky.table
+    enforce(leaky)  # a warning never stops the training
+    assert "feature 'read3' dominates" in caplog.text
+
+
+# ---- through the CLI -----------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_train_blocks_a_row_id_then_trains_when_acknowledged(
+    sqlite_store: str,
+    sample_frame: pd.DataFrame,
+    write_csv: Callable[..., Path],
+    schema_copy: Callable[..., Path],
+    make_recipe: Callable[..., Path],
+    caplog: pytest.LogCaptureFixture,
+    artifact_paths: Callable[[str], set[str]],
+) -> None:
+    import mlflow
+
+    from trainer.cli import main
+
+    data = write_csv(sample_frame.assign(row_number=np.arange(len(sample_frame)) + 1), "rows.csv")
+    base = yaml.safe_load(SCHEMA.read_text())
+    suite = _suite_with("row_number", data.parent)
+    schema = schema_copy(numerical=[*base["numerical"], "row_number"], suite=suite)
+    argv = ["train", "--data", str(data), "--schema", str(schema)]
+
+    assert main([*argv, "--recipe", str(make_recipe())]) == 2
+    client = mlflow.MlflowClient()
+    failed = train_runs(client, "test-small")[0]
+    assert failed.info.status == "FAILED"
+    assert "leakage: 'row_number' is identifier-like" in failed.data.tags["failure_reason"]
+    assert failed.data.tags["leakage_status"] == "blocked"
+    assert {"leakage/leakage.csv", "leakage/leakage.md", "leakage/leakage.png"} <= artifact_paths(
+        failed.info.run_id
+    )
+    assert versions(client, "test-small") == []
+
+    recipe = make_recipe(leakage={"acknowledged": ["row_number"]}, name="ack.yaml")
+    assert main([*argv, "--recipe", str(recipe)]) == 0, caplog.text[-2000:]
+    run = train_runs(client, "test-small")[0]
+    assert run.data.tags["leakage_acknowledged"] == "row_number"
+    assert run.data.params["leakage.acknowledged"] == "row_number"
+    card = versions(client, "test-small")[0].description
+    assert "## Leakage check" in card and "acknowledged in the recipe: row_number" in card
+
+
+def _suite_with(column: str, folder: Path) -> Path:
+    """The repository suite with `column` added to its column set."""
+    import json
+
+    data = json.loads(SUITE.read_text())
+    for exp in data["expectations"]:
+        if exp["type"] == "expect_table_columns_to_match_set":
+            exp["kwargs"]["column_set"].append(column)
+    path = folder / "suite_plus.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.integration
+def test_one_registered_model_one_contract(
+    sqlite_store: str,
+    sample_csv: Path,
+    schema_copy: Callable[..., Path],
+    small_recipe: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A schema with other features under the same name: refused in one line, before any work."""
+    import mlflow
+
+    from trainer.cli import main
+
+    base = yaml.safe_load(SCHEMA.read_text())
+    argv = ["--data", str(sample_csv), "--recipe", str(small_recipe)]
+    assert main(["train", *argv, "--schema", str(SCHEMA)]) == 0, caplog.text[-2000:]
+    client = mlflow.MlflowClient()
+    tags = versions(client, "test-small")[0].tags
+    assert tags["target"] == "math3" and "math2" in tags["feature_columns"]
+
+    other = schema_copy(numerical=[c for c in base["numerical"] if c != "math2"], ignore=["math2"])
+    caplog.clear()
+    assert main(["train", *argv, "--schema", str(other)]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "feature(s) ['math2'] only there" in errors[0], errors
+    assert "contract_status" not in train_runs(client, "test-small")[0].data.tags  # before the contract ran
+    assert len(versions(client, "test-small")) == 1
+
+    caplog.clear()
+    assert main(["promote", "--version", "1", *argv, "--schema", str(other)]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "version 1 of 'test-small' was trained on another contract" in errors[0]
+    assert "unexpected error" not in caplog.text

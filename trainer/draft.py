@@ -1,0 +1,204 @@
+"""`trainer init`: draft a dataset's schema, expectation suite and recipe from its CSV, for review.
+
+Nothing is overwritten without `force`; the raw CSV is only read. The schema carries, beside each
+inferred role, the rule that gave it (trainer/profile.py); the suite is trainer/suite_draft.py's;
+the recipe is named after the dataset, judges candidates against the baseline only (an absolute
+floor, `gates.min_cv_r2`, is the dataset owner's to add) and searches candidates sized to the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from trainer.csv_reader import read_csv
+from trainer.errors import ConfigError
+from trainer.profile import DataProfile, describe, profile
+from trainer.schema import SCHEMA_KEYS
+from trainer.suite_draft import draft_suite
+
+ROLES = ("identifiers", "numerical", "categorical", "leakage", "ignore")
+SMALL, LARGE = 2_000, 100_000  # rows: which candidate set the recipe drafts
+
+CANDIDATES = {
+    "small": """  dummy: {}
+  linear: {}
+  ridge:
+    alpha: [0.1, 1.0, 10.0, 100.0]
+  knn:
+    n_neighbors: [10, 25]
+  random_forest:
+    n_estimators: [200]
+    min_samples_leaf: [3, 10]
+  hist_gradient_boosting:
+    max_iter: [100]
+    learning_rate: [0.05]
+    max_leaf_nodes: [7]
+    min_samples_leaf: [20]
+""",
+    "medium": """  dummy: {}
+  linear: {}
+  ridge:
+    alpha: [1.0, 10.0, 100.0]
+  random_forest:
+    n_estimators: [200]
+    max_features: [0.33]
+    min_samples_leaf: [5]
+  hist_gradient_boosting:
+    max_iter: [300]
+    learning_rate: [0.05]
+    max_leaf_nodes: [15]
+    min_samples_leaf: [40]
+""",
+    "large": """  dummy: {}
+  ridge:
+    alpha: [1.0, 10.0]
+  hist_gradient_boosting:
+    max_iter: [300]
+    learning_rate: [0.1]
+    max_leaf_nodes: [31]
+""",
+}
+
+
+@dataclass(frozen=True)
+class Drafts:
+    """Where the three drafted files go."""
+
+    schema: Path
+    suite: Path
+    recipe: Path
+
+    def paths(self) -> tuple[Path, Path, Path]:
+        return self.schema, self.suite, self.recipe
+
+
+def dataset_name(data: Path) -> str:
+    """The CSV's stem as a registered-model name: lower case, other characters as `-`."""
+    return re.sub(r"[^a-z0-9_.-]+", "-", data.stem.lower()).strip("-.") or "dataset"
+
+
+def _scalar(value: object) -> str:
+    """A YAML scalar for a name (quoted only where YAML needs it)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip()
+
+
+def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
+    """The schema YAML, every inferred role with its rule as a comment."""
+    lines = [
+        f"# Drafted by `trainer init` from {data} ({p.rows} rows): review every role below.",
+        "# The comment beside a column is the rule that gave it its role; move a column to change it.",
+        f"name: {_scalar(name)}",
+        f"# description: what `{p.target}` means, in words (the model card's first line)",
+        f"suite: {_scalar(suite_file)}",
+    ]
+    if "task" in SCHEMA_KEYS:
+        lines.append(f"task: {p.task}")
+    lines.append(f"target: {_scalar(p.target)}  # {p.column(p.target).rule}")
+    for role in ROLES:
+        cols = p.role(role)
+        lines.append(f"{role}:{' []' if not cols else ''}")
+        lines += [f"  - {_scalar(c.name)}  # {c.rule}" for c in cols]
+    lines.append(
+        'derived: []  # e.g. {name: NEW_NAME, source: TEXT_COLUMN, kind: year_quarter} for "1979 Q3" text'
+    )
+    return "\n".join(lines) + "\n"
+
+
+def draft_recipe(p: DataProfile, name: str, data: str, schema: str) -> str:
+    """The recipe YAML: named after the dataset, relative gates, candidates sized to the data."""
+    size = "small" if p.rows <= SMALL else "medium" if p.rows <= LARGE else "large"
+    folds = 3 if p.rows > LARGE else 5
+    return f"""# Drafted by `trainer init` for {name} ({p.rows} rows: the {size} candidate set). Review, then:
+#   mlflow run . --env-manager local -P data=... -P schema=... -P recipe=<this file>
+experiment: {_scalar(name)}
+registered_model: {_scalar(name)}
+data: {_scalar(data)}        # the defaults of --data and --schema (relative to this file)
+schema: {_scalar(schema)}
+
+split:
+  test_size: 0.2
+  random_state: 42
+  group_by: null          # a column whose groups must stay on one side of the split
+
+cv:
+  folds: {folds}
+  shuffle: true
+  random_state: 42
+
+n_jobs: -1
+
+search:
+  strategy: grid
+  blend_top: 0
+
+gates:
+  # judged against the baseline only; add `min_cv_r2: <floor>` once you know what this data allows
+  baseline: dummy
+  min_improvement: 0.05   # the winner must beat the baseline's CV R² by this much
+
+leakage:
+  enabled: true
+  acknowledged: []        # columns the leakage detector flags that you have checked are honest
+
+promotion:
+  tolerance: 0.005
+
+candidates:
+{CANDIDATES[size]}"""
+
+
+def _relative(path: Path, start: Path) -> str:
+    """`path` as the recipe in `start` should name it: absolute stays absolute, else relative to it."""
+    if path.is_absolute():
+        return path.as_posix()
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+
+
+def _refuse_overwrite(drafts: Drafts, force: bool) -> None:
+    existing = [str(p) for p in drafts.paths() if p.exists()]
+    if existing and not force:
+        raise ConfigError(f"{', '.join(existing)} already exist(s): review or move them, or pass --force")
+
+
+def write_drafts(
+    data: Path, target: str, task: str | None, name: str | None, out: Path | None, force: bool = False
+) -> str:
+    """`trainer init`: write the three drafts and return what to print (profile, files, next steps)."""
+    name = name or dataset_name(data)
+    folder = out or Path("datasets") / name
+    drafts = Drafts(folder / "schema.yaml", folder / "suite.json", folder / "recipe.yaml")
+    _refuse_overwrite(drafts, force)
+    p = profile(read_csv(data), target, task)
+    if p.task != "regression" and "task" not in SCHEMA_KEYS:
+        raise ConfigError(
+            f"target '{target}' looks like classes ({p.target_summary}): this trainer trains regressions "
+            "only; pass --task regression if its values are a scale"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n")
+    drafts.schema.write_text(draft_schema(p, name, data, drafts.suite.name))
+    drafts.recipe.write_text(draft_recipe(p, name, _relative(data, folder), drafts.schema.name))
+    return report(p, data, drafts)
+
+
+def report(p: DataProfile, data: Path, drafts: Drafts) -> str:
+    """What `trainer init` prints: the profile, the files and the exact next commands."""
+    files = "\n".join(f"  {path}" for path in drafts.paths())
+    args = f"--data {data} --schema {drafts.schema} --recipe {drafts.recipe}"
+    return f"""{describe(p)}
+
+drafted (review each before training):
+{files}
+
+next:
+  trainer validate {args}
+  trainer train {args}
+  # or, as an MLflow project:
+  mlflow run . --env-manager local -P data={data} -P schema={drafts.schema} -P recipe={drafts.recipe}
+"""
