@@ -213,3 +213,33 @@ def test_a_new_dataset_from_init_to_a_registered_model(tmp_path: Path) -> None:
         assert {"leakage/leakage.csv", "leakage/leakage.md", "leakage/leakage.png"} <= listed
         assert versions(client, "diabetes")[0].tags["target"] == "target"
     assert yaml.safe_load((out / "recipe.yaml").read_text())["registered_model"] == "diabetes"
+
+
+@pytest.mark.unit
+def test_classification_target_drafts_labels_metric_and_classifiers(tmp_path: Path) -> None:
+    """A target of classes gets `task: classification`, its labels in the suite and classifiers."""
+    from trainer.draft import write_drafts
+
+    rows = 300
+    frame = pd.DataFrame(
+        {
+            "amount": [float(i % 37) for i in range(rows)],
+            "kind": ["a", "b", "c"] * (rows // 3),
+            "outcome": ["yes", "no"] * (rows // 2),
+        }
+    )
+    data = tmp_path / "loans.csv"
+    frame.to_csv(data, index=False)
+    write_drafts(data, "outcome", None, "loans", tmp_path / "out")
+    schema = (tmp_path / "out" / "schema.yaml").read_text()
+    suite = json.loads((tmp_path / "out" / "suite.json").read_text())
+    recipe = yaml.safe_load((tmp_path / "out" / "recipe.yaml").read_text())
+    assert "task: classification" in schema and "positive_class: yes" in schema
+    label_sets = [
+        e["kwargs"]["value_set"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == "outcome"
+    ]
+    assert label_sets == [["no", "yes"]]
+    assert recipe["classification"]["metric"] == "roc_auc" and "logistic" in recipe["candidates"]
+    assert "linear" not in recipe["candidates"]

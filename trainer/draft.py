@@ -19,12 +19,26 @@ import yaml
 from trainer.csv_reader import read_csv
 from trainer.errors import ConfigError
 from trainer.profile import DataProfile, describe, profile
-from trainer.schema import SCHEMA_KEYS
 from trainer.suite_draft import draft_suite
 
 ROLES = ("identifiers", "numerical", "categorical", "leakage", "ignore")
 SMALL, LARGE = 2_000, 100_000  # rows: which candidate set the recipe drafts
 
+# one set for every size: the classifiers are cheap next to the data sizes init sees
+CLASSIFIER_CANDIDATES = """  dummy: {}
+  logistic:
+    C: [0.1, 1.0, 10.0]
+  knn:
+    n_neighbors: [10, 25]
+  random_forest:
+    n_estimators: [200]
+    min_samples_leaf: [3, 10]
+  hist_gradient_boosting:
+    max_iter: [100]
+    learning_rate: [0.05]
+    max_leaf_nodes: [7]
+    min_samples_leaf: [20]
+"""
 CANDIDATES = {
     "small": """  dummy: {}
   linear: {}
@@ -97,8 +111,12 @@ def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
         f"# description: what `{p.target}` means, in words (the model card's first line)",
         f"suite: {_scalar(suite_file)}",
     ]
-    if "task" in SCHEMA_KEYS:
-        lines.append(f"task: {p.task}")
+    lines.append(f"task: {p.task}  # regression, or classification for a target of classes")
+    labels = p.column(p.target).values
+    if p.task == "classification" and len(labels) == 2:
+        lines.append(
+            f"positive_class: {_scalar(labels[-1])}  # the label scores are for: make it the event you predict"
+        )
     lines.append(f"target: {_scalar(p.target)}  # {p.column(p.target).rule}")
     for role in ROLES:
         cols = p.role(role)
@@ -140,7 +158,7 @@ search:
 gates:
   # judged against the baseline only; add `min_cv_r2: <floor>` once you know what this data allows
   baseline: dummy
-  min_improvement: 0.05   # the winner must beat the baseline's CV R² by this much
+  min_improvement: 0.05   # the winner must beat the baseline's CV score (R², or ROC AUC) by this much
 
 leakage:
   enabled: true
@@ -149,8 +167,20 @@ leakage:
 promotion:
   tolerance: 0.005
 
-candidates:
-{CANDIDATES[size]}"""
+{_task_section(p.task)}candidates:
+{CLASSIFIER_CANDIDATES if p.task == "classification" else CANDIDATES[size]}"""
+
+
+def _task_section(task: str) -> str:
+    """A classifier's selection metric and finishing (nothing for a regression)."""
+    if task != "classification":
+        return ""
+    return """classification:
+  metric: roc_auc         # or log_loss; multi-class: one-vs-rest weighted
+  calibration: none       # or sigmoid / isotonic
+  threshold: 0.5          # binary: P(positive) at which it predicts positive
+
+"""
 
 
 def _relative(path: Path, start: Path) -> str:
@@ -175,11 +205,6 @@ def write_drafts(
     drafts = Drafts(folder / "schema.yaml", folder / "suite.json", folder / "recipe.yaml")
     _refuse_overwrite(drafts, force)
     p = profile(read_csv(data), target, task)
-    if p.task != "regression" and "task" not in SCHEMA_KEYS:
-        raise ConfigError(
-            f"target '{target}' looks like classes ({p.target_summary}): this trainer trains regressions "
-            "only; pass --task regression if its values are a scale"
-        )
     folder.mkdir(parents=True, exist_ok=True)
     drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n")
     drafts.schema.write_text(draft_schema(p, name, data, drafts.suite.name))

@@ -120,8 +120,8 @@ def _column(name: str, series: pd.Series, role: str, rule: str) -> ColumnProfile
     values = series.dropna()
     numeric = kind in ("number", "whole") and len(values) > 0
     categories: tuple[Any, ...] = ()
-    if role == "categorical":
-        categories = tuple(sorted(values.unique().tolist(), key=str))
+    if role == "categorical" or (role == "target" and values.nunique() <= MAX_CATEGORIES):
+        categories = tuple(sorted(values.unique().tolist(), key=str))  # a target's: its labels
     return ColumnProfile(
         name=name,
         dtype=str(series.dtype),

@@ -71,13 +71,14 @@ def _not_null(col: ColumnProfile) -> list[dict[str, Any]]:
     ]
 
 
-def column_expectations(col: ColumnProfile) -> list[dict[str, Any]]:
-    """Type, nulls, range or allowed values (and uniqueness) of one used column."""
+def column_expectations(col: ColumnProfile, task: str = "regression") -> list[dict[str, Any]]:
+    """Type, nulls, range or allowed values (and uniqueness) of one used column (a classification
+    target's allowed values are its labels)."""
     out = [_exp("expect_column_values_to_be_in_type_list", column=col.name, type_list=_types(col))]
     out += _not_null(col)
     if col.role == "identifiers":
         out.append(_exp("expect_column_values_to_be_unique", "unique per row", column=col.name))
-    if col.role == "categorical":
+    if col.role == "categorical" or (col.role == "target" and task == "classification"):
         out.append(
             _exp(
                 "expect_column_values_to_be_in_set",
@@ -110,5 +111,5 @@ def draft_suite(p: DataProfile, name: str) -> dict[str, Any]:
     ]
     for col in p.columns:
         if col.role != "ignore":
-            expectations += column_expectations(col)
+            expectations += column_expectations(col, p.task)
     return {"name": name, "expectations": expectations, "meta": {"drafted_by": "trainer init"}}
