@@ -234,7 +234,7 @@ def test_classification_target_drafts_labels_metric_and_classifiers(tmp_path: Pa
     schema = (tmp_path / "out" / "schema.yaml").read_text()
     suite = json.loads((tmp_path / "out" / "suite.json").read_text())
     recipe = yaml.safe_load((tmp_path / "out" / "recipe.yaml").read_text())
-    assert "task: classification" in schema and "positive_class: yes" in schema
+    assert "task: classification" in schema and "positive_class: 'yes'" in schema
     label_sets = [
         e["kwargs"]["value_set"]
         for e in suite["expectations"]
