@@ -16,7 +16,7 @@ from trainer.candidates import CATALOGUE, check_candidates
 from trainer.config import load_recipe
 from trainer.errors import ContractError
 from trainer.features import build_pipeline, summarize_features
-from trainer.schema import load_schema, with_names
+from trainer.schema import load_schema, schema_name, with_names
 from trainer.search import (
     BLEND,
     blend_params,
@@ -81,8 +81,9 @@ def run_validate(data_path: Path, schema_path: Path, experiment: str) -> contrac
     """Run the data contract alone, recorded as its own MLflow run."""
     tracking.quiet_libraries()
     tracking.check_tracking_store()
-    tracking.use_experiment(experiment)
-    with tracking.parent_run("validate", {"trainer_command": "validate"}):
+    launched = tracking.use_experiment(experiment)
+    name = tracking.run_name("validate", schema_name(schema_path))
+    with tracking.parent_run(name, {"trainer_command": "validate"}, launched):
         return validated(data_path, load_schema(schema_path))
 
 
@@ -99,9 +100,10 @@ def run_train(
     recipe = with_names(load_recipe(recipe_path), schema_path)
     specs = check_candidates(recipe.candidates, recipe.search.max_grid_points)
     tracking.check_tracking_store()
-    tracking.use_experiment(str(recipe.experiment))
+    launched = tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
-    with tracking.parent_run("train", tags) as run, tempfile.TemporaryDirectory() as tmp:
+    name = tracking.run_name("reproduce" if "reproduces" in tags else "train", schema_name(schema_path))
+    with tracking.parent_run(name, tags, launched) as run, tempfile.TemporaryDirectory() as tmp:
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
         prepared = prepare(data_path, schema_path, recipe, timer)

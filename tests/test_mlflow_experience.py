@@ -1,0 +1,53 @@
+"""The MLflow experience as a user meets it: where `mlflow run .` records, exit codes, the champion,
+progress, serving, the run tree, `explain` and the offline contract report."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pytest
+from helpers import ROOT, VENV_BIN, subprocess_env
+
+
+def _mlflow_run(uri: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """`mlflow run .` as a user types it: the venv's bin first on PATH, no --experiment-name."""
+    mlflow_cli = str(VENV_BIN / "mlflow") if (VENV_BIN / "mlflow").exists() else "mlflow"
+    done = subprocess.run(
+        [mlflow_cli, "run", ".", "--env-manager", "local", *args],
+        cwd=ROOT,
+        env=subprocess_env(uri),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
+    return done
+
+
+@pytest.mark.system
+def test_plain_mlflow_run_records_in_the_recipes_experiment(
+    sqlite_store: str, small_recipe: Path, sample_csv: Path
+) -> None:
+    done = _mlflow_run(sqlite_store, "-P", f"recipe={small_recipe}", "-P", f"data={sample_csv}")
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    client = mlflow.MlflowClient()
+    default = client.get_experiment_by_name("Default")
+    (stub,) = client.search_runs([default.experiment_id])  # only a pointer to the real run
+    exp = client.get_experiment_by_name("test-small")
+    (parent,) = client.search_runs([exp.experiment_id], "tags.trainer_command = 'train'")
+    assert stub.info.status == "FINISHED"
+    assert parent.info.run_id in stub.data.tags["recorded_in"]
+    assert parent.info.status == "FINISHED"
+    assert parent.info.run_name.startswith("train star_grade3 ")  # command, dataset, time
+    assert parent.data.tags["mlflow.project.entryPoint"] == "main"
+    assert parent.data.tags["mlflow.source.type"] == "PROJECT"
+    assert f"-P recipe={small_recipe}" in parent.data.tags["mlflow_run"]
+    assert stub.info.run_name == f"{parent.info.run_name} (in 'test-small')"
+    assert parent.data.tags["registered_model"] == "test-small"
+    assert "recording in the recipe's experiment 'test-small'" in done.stderr
+    assert not Path(stub.info.artifact_uri.removeprefix("file://")).exists()  # the pointer holds nothing
+    client.delete_run(stub.info.run_id)  # its artifact location is the project's ./mlruns
