@@ -51,3 +51,33 @@ def test_plain_mlflow_run_records_in_the_recipes_experiment(
     assert "recording in the recipe's experiment 'test-small'" in done.stderr
     assert not Path(stub.info.artifact_uri.removeprefix("file://")).exists()  # the pointer holds nothing
     client.delete_run(stub.info.run_id)  # its artifact location is the project's ./mlruns
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["train", "--bogus"], 64),  # unknown option of a subcommand
+        (["train", "-v"], 64),  # a top-level option after the subcommand
+        ([], 64),  # no subcommand
+        (["frobnicate"], 64),  # unknown subcommand
+        (["promote"], 64),  # missing required --version
+        (["promote", "--version", "1", "--force", "maybe"], 64),  # a value its type refuses
+        (["explain"], 64),  # missing positional
+        (["--help"], 0),
+        (["train", "--help"], 0),
+    ],
+)
+def test_usage_errors_have_their_own_exit_code(
+    argv: list[str], code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainer.cli import EPILOG, main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    assert exited.value.code == code
+    err = capsys.readouterr().err
+    if code:
+        assert err.startswith("usage: trainer") and "error:" in err
+    assert "64 usage error" in EPILOG

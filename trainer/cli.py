@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError
 
@@ -16,10 +17,20 @@ log = logging.getLogger("trainer")
 
 DEFAULT_RECIPE = Path("train.yaml")
 
+EXIT_USAGE = 64  # a command line argparse refuses (EX_USAGE of sysexits.h): never 2, a contract failure
 EPILOG = (
     "exit codes: 0 success, 1 other error, 2 data contract failure, 3 quality gate failure, "
-    "130 interrupted (SIGINT), 143 terminated (SIGTERM)"
+    "64 usage error (unknown option, missing argument), 130 interrupted (SIGINT), "
+    "143 terminated (SIGTERM)"
 )
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its own exit code for usage errors (argparse's 2 is our data contract's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 class Terminated(BaseException):
@@ -69,7 +80,7 @@ def _yes_no(value: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands; kept import-light so `--help` answers instantly."""
-    parser = argparse.ArgumentParser(prog="trainer", description=__doc__, epilog=EPILOG)
+    parser = Parser(prog="trainer", description=__doc__, epilog=EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
