@@ -3,7 +3,9 @@ progress, serving, the run tree, `explain` and the offline contract report."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -81,3 +83,53 @@ def test_usage_errors_have_their_own_exit_code(
     if code:
         assert err.startswith("usage: trainer") and "error:" in err
     assert "64 usage error" in EPILOG
+
+
+def _python_blocks(markdown: str, needle: str) -> list[str]:
+    """The ```python blocks of a Markdown text that contain `needle`."""
+    blocks = re.findall(r"```python\n(.*?)```", markdown, flags=re.DOTALL)
+    return [b for b in blocks if needle in b]
+
+
+def _train(recipe: Path, data: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from trainer.cli import main
+
+    assert main(["train", "--recipe", str(recipe), "--data", str(data)]) == 0, caplog.text
+
+
+@pytest.mark.integration
+def test_on_register_champion_and_the_readme_and_card_snippets_run_as_written(
+    sqlite_store: str,
+    make_recipe: Callable[..., Path],
+    sample_csv: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recipe = make_recipe(
+        candidates={"dummy": {}, "ridge": {"alpha": [1.0]}},
+        experiment="student-math-score",
+        registered_model="student-math-score",
+        promotion={"tolerance": 0.0, "on_register": "if_better"},
+    )
+    _train(recipe, sample_csv, caplog)
+    client = mlflow.MlflowClient()
+    champion = client.get_model_version_by_alias("student-math-score", "champion")
+    assert str(champion.version) == "1" and champion.tags["promotion_state"] == "complete"
+    assert 'next: mlflow.sklearn.load_model("models:/student-math-score@champion")' in caplog.text
+
+    readme = _python_blocks((ROOT / "README.md").read_text(), "load_model")
+    card = _python_blocks(champion.description, "load_model")
+    assert readme and card
+    capsys.readouterr()
+    for snippet in readme + card:
+        exec(compile(snippet, "<snippet>", "exec"), {})  # the documented snippet itself
+        printed = capsys.readouterr().out
+        assert re.search(r"\[\s*[\d.]+", printed), printed  # five predictions
+
+    caplog.clear()
+    no_alias = make_recipe(
+        name="never.yaml", experiment="student-math-score", registered_model="student-math-score"
+    )
+    _train(no_alias, sample_csv, caplog)
+    assert str(client.get_model_version_by_alias("student-math-score", "champion").version) == "1"
+    assert f"next: trainer promote --version 2 --data {sample_csv} --recipe {no_alias}" in caplog.text

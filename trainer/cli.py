@@ -121,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def next_step(args: argparse.Namespace, model_uri: str, alias: str | None) -> str:
+    """The exact command after a training: load the alias it took, or promote the new version."""
+    from trainer.config import load_recipe
+
+    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
+    if alias:
+        return f'mlflow.sklearn.load_model("models:/{name}@{alias}")  (or: trainer explain models:/{name}@{alias})'
+    recipe = load_recipe(args.recipe)
+    words = ["trainer promote --version", version]
+    for key in ("data", "schema"):
+        if Path(getattr(args, key)) != recipe.input_path(key):
+            words.append(f"--{key} {getattr(args, key)}")
+    if args.recipe != DEFAULT_RECIPE:
+        words.append(f"--recipe {args.recipe}")
+    if recipe.promotion.alias != "champion":
+        words.append(f"--alias {recipe.promotion.alias}")
+    return " ".join(words)
+
+
 def setup_logging(verbose: bool) -> None:
     """Our own concise log lines on stderr."""
     level = logging.DEBUG if verbose else logging.INFO
@@ -168,6 +187,7 @@ def _run(args: argparse.Namespace) -> int:
         outcome = run_train(args.data, args.schema, args.recipe, register=not args.no_register)
         if outcome.model_version:
             log.info("registered %s", outcome.model_version)
+            log.info("next: %s", next_step(args, outcome.model_version, outcome.promoted_alias))
     elif args.command == "promote":
         from trainer.promote import PromotionRequest, promote
 

@@ -65,6 +65,7 @@ class TrainingOutcome:
     feature_digest: str
     timings: dict[str, float]
     model_version: str | None = None
+    promoted_alias: str | None = None  # the alias the new version took (`promotion.on_register`)
 
 
 def validated(data_path: Path, schema: Schema) -> contract.ContractResult:
@@ -121,9 +122,25 @@ def run_train(
             with timer.phase("registration"):
                 version = registered(outcome, recipe, prepared, predictions, Path(tmp))
             outcome = replace(outcome, model_version=version)
+            if recipe.promotion.on_register == "if_better":
+                with timer.phase("promotion"):
+                    outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
         phases = timer.with_total()
         record.timings(phases, sum(r.estimator_seconds for r in results))
     return replace(outcome, timings=phases)
+
+
+def promoted(
+    outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, data_path: Path, schema_path: Path
+) -> TrainingOutcome:
+    """The new version takes the recipe's alias if it scores at least as well as its holder."""
+    from trainer.promote import PromotionRequest, promote_on_register
+
+    name, _, version = str(outcome.model_version).removeprefix("models:/").rpartition("/")
+    alias = recipe.promotion.alias
+    request = PromotionRequest(version, alias, name, False, data_path, schema_path, recipe.path)
+    moved = promote_on_register(request, prepared.split, recipe.promotion.tolerance)
+    return replace(outcome, promoted_alias=alias if moved else None)
 
 
 def prepare(data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer) -> Prepared:

@@ -77,6 +77,24 @@ def promote(request: PromotionRequest) -> None:
         _move_alias(client, mv, request, split, recipe.promotion.tolerance)
 
 
+def promote_on_register(request: PromotionRequest, split: Split, tolerance: float) -> bool:
+    """`promotion.on_register: if_better`: the version just registered takes the alias through the
+    same gate as `trainer promote` (no holder yet, or it scores at least as well); a refusal is a
+    warning, not a failed training. Returns whether the alias moved."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    mv = get_version(client, str(request.name), request.version)
+    try:
+        with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
+            _move_alias(client, mv, request, split, tolerance)
+    except GateError as refused:
+        log.warning("not promoted on registration: %s", refused)
+        return False
+    return True
+
+
 def _move_alias(
     client: MlflowClient, mv: ModelVersion, request: PromotionRequest, split: Split, tolerance: float
 ) -> None:

@@ -185,7 +185,7 @@ def hand_over(launched: str, run: Any) -> None:
 
 
 def run_name(command: str, dataset: str) -> str:
-    """A parent run's name that says what ran: `train star_grade3 2026-11-29 20:15`."""
+    """A parent run's name that says what ran: `train housing 2026-11-29 20:15` (the schema names the dataset)."""
     return f"{command} {dataset} {time.strftime('%Y-%m-%d %H:%M')}"
 
 
