@@ -10,7 +10,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from helpers import ROOT, VENV_BIN, subprocess_env
+from helpers import ROOT, VENV_BIN, subprocess_env, wait_for
 
 
 def _mlflow_run(uri: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -133,3 +133,23 @@ def test_on_register_champion_and_the_readme_and_card_snippets_run_as_written(
     _train(no_alias, sample_csv, caplog)
     assert str(client.get_model_version_by_alias("student-math-score", "champion").version) == "1"
     assert f"next: trainer promote --version 2 --data {sample_csv} --recipe {no_alias}" in caplog.text
+
+
+@pytest.mark.unit
+def test_a_long_phase_off_a_terminal_logs_a_heartbeat(caplog: pytest.LogCaptureFixture) -> None:
+    from trainer.progress import Progress
+
+    with Progress("search", total=3, interval=0.01, tty=False) as progress:
+        progress.advance("dummy")
+        wait_for(lambda: "... search: 1/3 done, last: dummy" in caplog.text, 60, what="a heartbeat")
+
+
+@pytest.mark.unit
+def test_a_long_phase_on_a_terminal_draws_a_counted_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    from trainer.progress import Progress
+
+    with Progress("search", total=2, tty=True) as progress:
+        progress.advance("dummy")
+        progress.advance("ridge")
+    err = capsys.readouterr().err
+    assert "search" in err and "2/2" in err and "ridge" in err

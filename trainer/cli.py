@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     # parent ignores SIGINT (started in the background by a non-interactive shell, `make test &`,
     # many CI runners) inherits SIG_IGN, and Python then installs no KeyboardInterrupt handler, so
     # Ctrl-C / `kill -INT` would be silently ignored and the training would run on and register.
-    previous: dict[int, object] = {}
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _on_sigterm)
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)

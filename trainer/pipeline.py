@@ -16,6 +16,7 @@ from trainer.candidates import CATALOGUE, check_candidates
 from trainer.config import load_recipe
 from trainer.errors import ContractError
 from trainer.features import build_pipeline, summarize_features
+from trainer.progress import Progress
 from trainer.schema import load_schema, schema_name, with_names
 from trainer.search import (
     BLEND,
@@ -113,17 +114,17 @@ def run_train(
             results = searched(specs, recipe, plan, run, timer)
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
-        with timer.phase("refit + holdout"):
+        with timer.phase("refit + holdout"), Progress(f"refit {selection.winner.name}"):
             model = refit(selection.winner, prepared.schema, prepared.split)
             metrics, predictions = holdout_metrics(model, prepared.split)
             record.holdout(selection.winner.name, selection.winner.cv_r2_mean, metrics)
         outcome = TrainingOutcome(run.info.run_id, selection, model, metrics, prepared.features.digest, {})
         if register:
-            with timer.phase("registration"):
+            with timer.phase("registration"), Progress("registration"):
                 version = registered(outcome, recipe, prepared, predictions, Path(tmp))
             outcome = replace(outcome, model_version=version)
             if recipe.promotion.on_register == "if_better":
-                with timer.phase("promotion"):
+                with timer.phase("promotion"), Progress("promotion"):
                     outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
         phases = timer.with_total()
         record.timings(phases, sum(r.estimator_seconds for r in results))
@@ -145,7 +146,7 @@ def promoted(
 
 def prepare(data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer) -> Prepared:
     """Contract, holdout split and the feature digest: everything the search starts from."""
-    with timer.phase("contract"):
+    with timer.phase("contract"), Progress("contract"):
         schema = load_schema(schema_path)
         data = validated(data_path, schema)
     with timer.phase("features"):
@@ -161,22 +162,29 @@ def searched(
     """Every candidate's search, each recorded as a child run with a progress line as it finishes."""
     total = planned_count(specs, recipe)
     results = []
-    for i, result in enumerate(search_all(specs, recipe, plan), 1):
-        timer.add(f"search: {result.name}", result.fit_seconds)
-        with timer.phase("logging"):
-            record.candidate(result, run)
-        log.info(
-            "[%2d/%d] %-22s grid %3d  cv_r2 %.4f ± %.4f  %6.1f s",
-            i,
-            total,
-            result.name,
-            result.grid_size,
-            result.cv_r2_mean,
-            result.cv_r2_std,
-            result.fit_seconds,
-        )
-        results.append(result)
+    with Progress("search", total) as progress:
+        for i, result in enumerate(search_all(specs, recipe, plan), 1):
+            progress.advance(result.name)
+            results.append(_logged(i, total, result, run, timer))
     return results
+
+
+def _logged(i: int, total: int, result: CandidateResult, run: Run, timer: PhaseTimer) -> CandidateResult:
+    """One candidate's child run, and its progress line `[ k/N] name ... cv_r2 ...`."""
+    timer.add(f"search: {result.name}", result.fit_seconds)
+    with timer.phase("logging"):
+        record.candidate(result, run)
+    log.info(
+        "[%2d/%d] %-22s grid %3d  cv_r2 %.4f ± %.4f  %6.1f s",
+        i,
+        total,
+        result.name,
+        result.grid_size,
+        result.cv_r2_mean,
+        result.cv_r2_std,
+        result.fit_seconds,
+    )
+    return result
 
 
 def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selection:

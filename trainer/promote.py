@@ -14,6 +14,7 @@ from trainer.audit import PROMOTION_STATE, VALIDATION_TAG, alias_holder, get_ver
 from trainer.config import Recipe, load_recipe
 from trainer.errors import ContractError, GateError
 from trainer.files import file_digest
+from trainer.progress import Progress
 from trainer.schema import load_schema, with_names
 from trainer.split import Split, split_data
 
@@ -71,10 +72,11 @@ def promote(request: PromotionRequest) -> None:
         raise GateError(
             f"version {request.version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
         )
-    split = _holdout(request.data, request.schema, recipe)
-    # read the holder, compare and move the alias as one step: two promotions at once are serialised
-    with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
-        _move_alias(client, mv, request, split, recipe.promotion.tolerance)
+    with Progress(f"promote version {request.version} to '{request.alias}'"):
+        split = _holdout(request.data, request.schema, recipe)
+        # read the holder, compare and move the alias as one step: two promotions at once are serialised
+        with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
+            _move_alias(client, mv, request, split, recipe.promotion.tolerance)
 
 
 def promote_on_register(request: PromotionRequest, split: Split, tolerance: float) -> bool:
