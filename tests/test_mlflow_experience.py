@@ -122,6 +122,9 @@ def test_on_register_champion_and_the_readme_and_card_snippets_run_as_written(
     champion = client.get_model_version_by_alias("student-math-score", "champion")
     assert str(champion.version) == "1" and champion.tags["promotion_state"] == "complete"
     assert 'next: mlflow.sklearn.load_model("models:/student-math-score@champion")' in caplog.text
+    run_id = champion.tags["training_run_id"]
+    table = mlflow.load_table("leaderboard/leaderboard_table.json", run_ids=[run_id])
+    assert list(table["candidate"]) == ["ridge", "dummy"] and "cv_r2_mean" in table
 
     readme = _python_blocks((ROOT / "README.md").read_text(), "load_model")
     card = _python_blocks(champion.description, "load_model")
