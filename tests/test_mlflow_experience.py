@@ -232,3 +232,47 @@ def test_a_registered_model_serves_rows_with_and_without_nulls(
     finally:
         server.kill()
         server.wait(30)
+
+
+@pytest.mark.integration
+def test_explain_takes_every_model_uri_form_keeps_types_and_flags_ungated_aliases(
+    sqlite_store: str,
+    make_recipe: Callable[..., Path],
+    sample_csv: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from trainer.cli import main
+
+    recipe = make_recipe(
+        candidates={"dummy": {}, "ridge": {"alpha": [1.0]}},
+        promotion={"tolerance": 0.0, "on_register": "if_better"},
+    )
+    _train(recipe, sample_csv, caplog)
+    client = mlflow.MlflowClient()
+    mv = client.get_model_version("test-small", "1")
+    client.set_registered_model_alias("test-small", "staging", "1")  # the UI's alias pencil
+    capsys.readouterr()
+
+    uris = [
+        "models:/test-small/1",
+        "models:/test-small@champion",
+        "models:/test-small/latest",
+        f"models:/{client.get_run(mv.run_id).data.tags['model_id']}",
+        f"runs:/{mv.run_id}/model",
+    ]
+    for uri in uris:
+        assert main(["explain", uri, "--json"]) == 0, uri
+        record = json.loads(capsys.readouterr().out)
+        assert record["model"] == "models:/test-small/1", uri
+
+    assert isinstance(record["metrics"]["cv_r2"], float) and isinstance(record["data"]["rows"], int)
+    assert record["code"]["git_dirty"] in (True, False) and record["promotion"]["promotion_forced"] is False
+    assert record["alias_gated"] == {"champion": True, "staging": False}
+    assert any(line.startswith("scikit-learn==") for line in record["model_requirements"])
+    assert main(["explain", "models:/test-small/1"]) == 0
+    text = capsys.readouterr().out
+    assert "staging (NOT gated: moved outside the trainer)" in text
+    assert "model requirements (requirements.txt): " in text and "scikit-learn==" in text
+    for bad in ("runs:/nope/model", "models:/m-nope", "models:/test-small/x"):
+        assert main(["explain", bad]) == 1, bad

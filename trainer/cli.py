@@ -113,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("explain", help="how a model version was trained, from the registry alone")
-    p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
+    p.add_argument(
+        "model_uri",
+        help="models:/NAME/N, models:/NAME@alias, models:/NAME/latest, models:/m-<model_id> or runs:/<run_id>/model",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("reproduce", help="re-run the training a model version recorded, and compare")
