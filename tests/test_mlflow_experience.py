@@ -276,3 +276,20 @@ def test_explain_takes_every_model_uri_form_keeps_types_and_flags_ungated_aliase
     assert "model requirements (requirements.txt): " in text and "scikit-learn==" in text
     for bad in ("runs:/nope/model", "models:/m-nope", "models:/test-small/x"):
         assert main(["explain", bad]) == 1, bad
+
+
+@pytest.mark.unit
+def test_the_contract_report_is_one_self_contained_page(
+    sample_frame: pd.DataFrame, write_csv: Callable[..., Path]
+) -> None:
+    from trainer.contract import validate
+    from trainer.schema import load_schema
+
+    bad = sample_frame.assign(gender=["robot", *sample_frame["gender"].iloc[1:]])
+    page = validate(write_csv(bad, "bad.csv"), load_schema(SCHEMA)).report_html
+
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert not re.search(r"<script|<link|https?://|src=", page)  # renders offline
+    assert "Data contract: <span class=bad>FAILED</span>" in page
+    first_row = page.split("<tr class=")[1]
+    assert first_row.startswith("fail>") and "gender" in first_row and "&#x27;robot&#x27;" in first_row
