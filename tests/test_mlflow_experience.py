@@ -227,6 +227,10 @@ def test_a_registered_model_serves_rows_with_and_without_nulls(
         assert status == 200 and len(answer["predictions"]) == 2, answer
         status, answer = _post(url, with_nulls)
         assert status == 200 and len(answer["predictions"]) == 1, answer
+        readme = re.search(r"-d '(\{.*?\})'\n", (ROOT / "README.md").read_text(), re.DOTALL)
+        assert readme, "the README's curl example"
+        status, answer = _post(url, json.loads(readme.group(1))["dataframe_records"])
+        assert status == 200 and len(answer["predictions"]) == 2, answer
         status, answer = _post(url, [{k: v for k, v in rows[0].items() if k != "lunch3"}])
         assert status == 400 and "lunch3" in answer  # every feature column is required
     finally:
