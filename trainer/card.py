@@ -96,7 +96,7 @@ def _alias_note(ctx: TrainingContext, name: str, version: str) -> str:
         "took it at registration if it scored at least as well as the holder (`promotion.on_register: "
         "if_better`)"
         if ctx.recipe.promotion.on_register == "if_better"
-        else f"takes it with `trainer promote --version {version}`"
+        else f"takes it through `trainer promote` (`--version {version}`)"
     )
     return f"`models:/{name}@{alias}` loads whichever version holds the `{alias}` alias: this one {how}."
 
