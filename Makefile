@@ -2,7 +2,6 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXPERIMENT ?= student-math-score
 
 .PHONY: venv train validate test test-fast lint imports bench server clean
 
@@ -15,10 +14,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 train: venv
-	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . --env-manager local
 
 validate: venv
-	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . -e validate --env-manager local --experiment-name $(EXPERIMENT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . -e validate --env-manager local
 
 # Every layer (unit, integration, system; see tests/conftest.py), and the 15 slowest tests.
 test: venv

@@ -290,7 +290,9 @@ def assert_next_training_succeeds(store: Store, base: Base) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     newest = versions(store.client, MODEL)[-1]
     assert newest.tags["validation_status"] == "passed"
-    assert trainer_lines(done.stderr, "INFO")[-1] == f"registered models:/{MODEL}/{newest.version}"
+    last = trainer_lines(done.stderr, "INFO")[-2:]
+    assert last[0] == f"registered models:/{MODEL}/{newest.version}"
+    assert last[1].startswith(f"next: trainer promote --version {newest.version} ")
     assert alias_version(store.client, MODEL) == "1"  # training alone never moves the alias
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 from helpers import RAW_CSV, ROOT, sha256
 
@@ -49,15 +50,17 @@ def test_mlflow_run_validate_entry_point(sqlite_store: str, all_runs: Callable[.
             "--env-manager",
             "local",
             "--experiment-name",
-            "test",
+            "test",  # not the recipe's: the run is recorded in the recipe's experiment all the same
         ],
         timeout=600,
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
-    runs = all_runs()
+    runs = all_runs("tags.trainer_command = 'validate'")
     assert len(runs) == 1
     run = runs[0]
+    assert mlflow.get_experiment(run.info.experiment_id).name == "student-math-score"
+    assert len(all_runs()) == 2  # and a pointer to it in the launcher's experiment
     assert run.info.status == "FINISHED"
     assert run.data.metrics["contract_failed"] == 0
     assert run.data.metrics["contract_expectations"] > 0

@@ -293,7 +293,10 @@ def test_full_default_recipe_end_to_end(tmp_path: Path) -> None:
     assert run.data.metrics["test_r2"] > 0.45
     assert run.data.tags["selected_candidate"] == board.loc[0, "candidate"] != "dummy"
     assert trained.version.tags["validation_status"] == "passed"
-    assert trainer_lines(trained.stderr, "INFO")[-1] == f"registered models:/{model}/1"
+    assert trainer_lines(trained.stderr, "INFO")[-2:] == [
+        f"registered models:/{model}/1",  # train.yaml: promotion.on_register if_better, so it took champion
+        f'next: mlflow.sklearn.load_model("models:/{model}@champion")  (or: trainer explain models:/{model}@champion)',
+    ]
     with using_store(uri):
         pred = mlflow.sklearn.load_model(f"models:/{model}/1").predict(
             holdout_rows(RAW_CSV, ROOT / "train.yaml")

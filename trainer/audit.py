@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import tempfile
 from datetime import UTC, datetime
@@ -77,34 +78,72 @@ def alias_holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | 
         return None
 
 
+URI_FORMS = (
+    "models:/NAME/N, models:/NAME@alias, models:/NAME/latest, models:/m-<model_id> or runs:/<run_id>/model"
+)
+
+
 def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """`models:/NAME/N` -> (NAME, N, None); `models:/NAME@alias` -> (NAME, None, alias)."""
-    if not uri.startswith("models:/"):
-        raise ConfigError(f"not a model URI: {uri!r} (expected models:/NAME/N or models:/NAME@alias)")
-    rest = uri.removeprefix("models:/")
+    """`models:/NAME/N` (or `/latest`) -> (NAME, N, None); `models:/NAME@alias` -> (NAME, None, alias)."""
+    rest = uri.removeprefix("models:/") if uri.startswith("models:/") else ""
     if "@" in rest:
         name, alias = rest.split("@", 1)
         if name and alias:
             return name, None, alias
     else:
         name, _, version = rest.rpartition("/")
-        if name and version.isdigit():
+        if name and (version.isdigit() or version == "latest"):
             return name, version, None
-    raise ConfigError(f"not a model URI: {uri!r} (expected models:/NAME/N or models:/NAME@alias)")
+    raise ConfigError(f"not a model URI: {uri!r} (expected {URI_FORMS})")
 
 
 def resolve_version(uri: str) -> ModelVersion:
-    """The registered model version a URI names."""
+    """The registered model version any of MLflow's model URI forms names (see URI_FORMS)."""
     from mlflow import MlflowClient
 
-    name, version, alias = parse_model_uri(uri)
     client = MlflowClient()
+    if uri.startswith("runs:/") or uri.startswith("models:/m-"):
+        return _version_of_logged_model(client, uri)
+    name, version, alias = parse_model_uri(uri)
+    if version == "latest":
+        return _newest(
+            client, client.search_model_versions(f"name = '{name}'"), f"no version of '{name}' found"
+        )
     if version is not None:
         return get_version(client, name, version)
     holder = alias_holder(client, name, str(alias))
     if holder is None:
         raise ConfigError(f"no version of '{name}' holds alias '{alias}'")
     return holder
+
+
+def _newest(client: MlflowClient, found: list[ModelVersion], missing: str) -> ModelVersion:
+    """The highest version found, read in full (a search leaves out its aliases)."""
+    if not found:
+        raise ConfigError(missing)
+    newest = max(found, key=lambda v: int(v.version))
+    return get_version(client, newest.name, str(newest.version))
+
+
+def _version_of_logged_model(client: MlflowClient, uri: str) -> ModelVersion:
+    """The newest registered version of a logged model (`models:/m-ID`) or a run's (`runs:/ID/PATH`)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
+
+    key = uri.removeprefix("models:/") if uri.startswith("models:/") else uri.removeprefix("runs:/")
+    key = key.split("/", 1)[0]
+    if not re.fullmatch(r"[\w-]+", key):
+        raise ConfigError(f"not a model URI: {uri!r} (expected {URI_FORMS})")
+    if uri.startswith("runs:/"):
+        return _newest(
+            client, client.search_model_versions(f"run_id = '{key}'"), f"run {key} registered no model"
+        )
+    try:
+        links = json.loads(client.get_logged_model(key).tags.get(MLFLOW_MODEL_VERSIONS) or "[]")
+    except MlflowException:
+        raise ConfigError(f"logged model {key} not found")
+    found = [get_version(client, link["name"], str(link["version"])) for link in links]
+    return _newest(client, found, f"logged model {key} is not registered")
 
 
 def _run_artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:
@@ -126,23 +165,58 @@ def training_run_id(mv: ModelVersion) -> str:
     return str(run_id)
 
 
-def _version_record(tags: dict[str, str]) -> dict[str, Any]:
-    """What the version's own tags say: digests, winner, metrics, code, promotion."""
+def typed(value: Any) -> Any:
+    """A tag or param as what it means (MLflow keeps them as text): true/false as booleans, numbers
+    as numbers, "none" as None; anything else unchanged."""
+    if not isinstance(value, str):
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+    if value.lower() in ("true", "false", "none"):
+        return {"true": True, "false": False, "none": None}[value.lower()]
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _version_record(tags: dict[str, str], aliases: list[str]) -> dict[str, Any]:
+    """What the version's own tags say: digests, winner, metrics, code, promotion; an alias it holds
+    without a complete promotion record for it was moved outside the trainer (not gated)."""
     classify = tags.get("task") == "classification"
-    metrics = (
-        {k: v for k, v in tags.items() if k.startswith(("cv_", "test_", "baseline_cv_"))}
-        if classify
-        else {k: tags.get(k) for k in METRIC_TAGS}
+    metric_keys = (
+        [k for k in tags if k.startswith(("cv_", "test_", "baseline_cv_"))] if classify else list(METRIC_TAGS)
     )
+    promotion = {
+        k: v if k.endswith("digest") else typed(v) for k, v in tags.items() if k.startswith("promot")
+    }
     return {
         "task": {k: tags.get(k) for k in TASK_TAGS} if classify else {"task": "regression"},
         "digests": {k: tags.get(k) for k in DIGEST_TAGS},
         "winner": {"candidate": tags.get("candidate"), "params": json.loads(tags.get("best_params", "{}"))},
-        "metrics": metrics,
-        "code": {"git_commit": tags.get("git_commit"), "git_dirty": tags.get("git_dirty")},
+        "metrics": {k: typed(tags.get(k)) for k in metric_keys},
+        "code": {"git_commit": tags.get("git_commit"), "git_dirty": typed(tags.get("git_dirty"))},
         "serialization": tags.get("serialization"),
-        "promotion": {k: v for k, v in tags.items() if k.startswith("promot")},
+        "promotion": promotion,
+        "alias_gated": {
+            alias: tags.get("promoted_alias") == alias and tags.get(PROMOTION_STATE) == "complete"
+            for alias in aliases
+        },
     }
+
+
+def model_requirements(client: MlflowClient, mv: ModelVersion) -> list[str] | None:
+    """The model's own requirements.txt (what serving it installs), from its artifacts."""
+    from mlflow.artifacts import download_artifacts
+
+    try:
+        model_id = mv.model_id or str(mv.source).removeprefix("models:/")  # a local registry keeps no id
+        location = client.get_logged_model(model_id).artifact_location
+        with tempfile.TemporaryDirectory() as tmp:
+            local = download_artifacts(artifact_uri=f"{location}/requirements.txt", dst_path=tmp)
+            return [line for line in Path(local).read_text().splitlines() if line.strip()]
+    except Exception:  # noqa: BLE001 - a version registered without one: reported as missing
+        return None
 
 
 def explain_record(uri: str) -> dict[str, Any]:
@@ -161,6 +235,7 @@ def explain_record(uri: str) -> dict[str, Any]:
     env_json = _run_artifact_text(client, run_id, "environment.json")
     record = {
         "model": f"models:/{mv.name}/{mv.version}",
+        "model_requirements": model_requirements(client, mv),
         "aliases": list(mv.aliases or []),
         "validation_status": tags.get(VALIDATION_TAG),
         "training_run_id": run_id,
@@ -168,23 +243,23 @@ def explain_record(uri: str) -> dict[str, Any]:
         "data": {
             "path": params.get("data_path"),
             "digest": tags.get("data_digest"),
-            "rows": params.get("data_rows"),
+            "rows": typed(params.get("data_rows")),
         },
         "contract": {
             "status": run_tags.get("contract_status"),
-            "expectations": metrics.get("contract_expectations"),
-            "failed": metrics.get("contract_failed"),
+            "expectations": typed(metrics.get("contract_expectations")),
+            "failed": typed(metrics.get("contract_failed")),
             "report": _run_artifact_text(client, run_id, "contract/report.md"),
         },
         "split": {
-            "train_rows": params.get("train_rows"),
-            "test_rows": params.get("test_rows"),
-            "seed": params.get("split.random_state", params.get("split_seed")),
+            "train_rows": typed(params.get("train_rows")),
+            "test_rows": typed(params.get("test_rows")),
+            "seed": typed(params.get("split.random_state", params.get("split_seed"))),
         },
         "leaderboard": pd.read_csv(io.StringIO(board_csv)).to_dict(orient="records") if board_csv else None,
         "dependencies": json.loads(env_json) if env_json else None,
     }
-    return {**record, **_version_record(tags)}
+    return {**record, **_version_record(tags, list(mv.aliases or []))}
 
 
 def _count(value: float | None) -> str:
@@ -208,13 +283,17 @@ def promotion_line(promotion: dict[str, str], aliases: list[str]) -> str:
     return line
 
 
+def _aliases(gated: dict[str, bool]) -> str:
+    return ", ".join(a if ok else f"{a} (NOT gated: moved outside the trainer)" for a, ok in gated.items())
+
+
 def explain(uri: str, as_json: bool = False) -> str:
     """`trainer explain`: the record as readable text, or JSON."""
     record = explain_record(uri)
     if as_json:
         return json.dumps(record, indent=2, sort_keys=True, default=str)
     lines = [
-        f"{record['model']}  aliases: {', '.join(record['aliases']) or 'none'}  "
+        f"{record['model']}  aliases: {_aliases(record['alias_gated']) or 'none'}  "
         f"validation: {record['validation_status']}",
         f"trained: {record['trained_at']} in run {record['training_run_id']}",
         f"data: {record['data']['path']} ({record['data']['rows']} rows) sha256 {record['data']['digest']}",
@@ -228,7 +307,8 @@ def explain(uri: str, as_json: bool = False) -> str:
         f"split: {record['split']}",
         f"code: commit {record['code']['git_commit']} (dirty: {record['code']['git_dirty']}); "
         f"serialized with {record['serialization']}",
-        "dependencies: " + ", ".join(f"{k}=={v}" for k, v in (record["dependencies"] or {}).items()),
+        "model requirements (requirements.txt): " + ", ".join(record["model_requirements"] or ["missing"]),
+        "trained with: " + ", ".join(f"{k}=={v}" for k, v in (record["dependencies"] or {}).items()),
         promotion_line(record["promotion"], record["aliases"]),
     ]
     if record["leaderboard"]:

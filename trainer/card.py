@@ -47,7 +47,7 @@ def model_card(ctx: TrainingContext, serialization: str, name: str, version: str
             _features_section(ctx.schema, ctx.feature_digest),
             _leakage_section(ctx),
             _classifier_section(ctx) if ctx.task.is_classification else _choice_section(ctx),
-            _loading_section(name, version, serialization),
+            _loading_section(ctx, name, version, serialization),
         ]
     )
 
@@ -135,7 +135,18 @@ def _classifier_section(ctx: TrainingContext) -> str:
 """
 
 
-def _loading_section(name: str, version: str, serialization: str) -> str:
+def _alias_note(ctx: TrainingContext, name: str, version: str) -> str:
+    alias = ctx.recipe.promotion.alias
+    how = (
+        "took it at registration if it scored at least as well as the holder (`promotion.on_register: "
+        "if_better`)"
+        if ctx.recipe.promotion.on_register == "if_better"
+        else f"takes it through `trainer promote` (`--version {version}`)"
+    )
+    return f"`models:/{name}@{alias}` loads whichever version holds the `{alias}` alias: this one {how}."
+
+
+def _loading_section(ctx: TrainingContext, name: str, version: str, serialization: str) -> str:
     pickle_note = (
         "Serialized with **skops**; the trusted types are declared explicitly at logging time "
         "(CatBoost/XGBoost boosters inside are restored through their own pickle state)."
@@ -145,11 +156,13 @@ def _loading_section(name: str, version: str, serialization: str) -> str:
     return f"""## Loading
 ```python
 import mlflow
+import pandas as pd
+
 model = mlflow.sklearn.load_model("models:/{name}/{version}")
-model.predict(raw_rows)  # a DataFrame with the raw input columns
+rows = pd.read_csv("{ctx.contract.data_path}").head(5)  # raw rows: extra columns are ignored
+print(model.predict(rows))
 ```
-After `trainer promote` has moved the `champion` alias, `models:/{name}@champion` loads whichever
-version holds it.
+{_alias_note(ctx, name, version)}
 
 {pickle_note}
 """

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError
 
@@ -17,10 +17,20 @@ log = logging.getLogger("trainer")
 
 DEFAULT_RECIPE = Path("train.yaml")
 
+EXIT_USAGE = 64  # a command line argparse refuses (EX_USAGE of sysexits.h): never 2, a contract failure
 EPILOG = (
     "exit codes: 0 success, 1 other error, 2 data contract failure, 3 quality gate failure, "
-    "130 interrupted (SIGINT), 143 terminated (SIGTERM)"
+    "64 usage error (unknown option, missing argument), 130 interrupted (SIGINT), "
+    "143 terminated (SIGTERM)"
 )
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its own exit code for usage errors (argparse's 2 is our data contract's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 class Terminated(BaseException):
@@ -82,7 +92,7 @@ def _init_parser(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands; kept import-light so `--help` answers instantly."""
-    parser = argparse.ArgumentParser(prog="trainer", description=__doc__, epilog=EPILOG)
+    parser = Parser(prog="trainer", description=__doc__, epilog=EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -117,12 +127,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("explain", help="how a model version was trained, from the registry alone")
-    p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
+    p.add_argument(
+        "model_uri",
+        help="models:/NAME/N, models:/NAME@alias, models:/NAME/latest, models:/m-<model_id> or runs:/<run_id>/model",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("reproduce", help="re-run the training a model version recorded, and compare")
     p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
     return parser
+
+
+def next_step(args: argparse.Namespace, model_uri: str, alias: str | None) -> str:
+    """The exact command after a training: load the alias it took, or promote the new version."""
+    from trainer.config import load_recipe
+
+    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
+    if alias:
+        return f'mlflow.sklearn.load_model("models:/{name}@{alias}")  (or: trainer explain models:/{name}@{alias})'
+    recipe = load_recipe(args.recipe)
+    words = ["trainer promote --version", version]
+    for key in ("data", "schema"):
+        if Path(getattr(args, key)) != recipe.input_path(key):
+            words.append(f"--{key} {getattr(args, key)}")
+    if args.recipe != DEFAULT_RECIPE:
+        words.append(f"--recipe {args.recipe}")
+    if recipe.promotion.alias != "champion":
+        words.append(f"--alias {recipe.promotion.alias}")
+    return " ".join(words)
 
 
 def setup_logging(verbose: bool) -> None:
@@ -177,6 +209,7 @@ def _run(args: argparse.Namespace) -> int:
         outcome = run_train(args.data, args.schema, args.recipe, register=not args.no_register)
         if outcome.model_version:
             log.info("registered %s", outcome.model_version)
+            log.info("next: %s", next_step(args, outcome.model_version, outcome.promoted_alias))
     elif args.command == "promote":
         from trainer.promote import PromotionRequest, promote
 

@@ -91,9 +91,12 @@ class LeakageSettings:
 
 @dataclass(frozen=True)
 class PromotionSettings:
-    """`promotion:` how much worse a version may score and still take the alias."""
+    """`promotion:` how much worse a version may score and still take the alias, and whether a
+    freshly registered version takes it at once (`if_better`: through the same gate as `promote`)."""
 
     tolerance: float = setting(0.0, low=0.0, high=1.0)
+    on_register: str = setting("never", choices=("never", "if_better"))
+    alias: str = setting("champion")
 
 
 Grids = dict[str, dict[str, list[Any]]]

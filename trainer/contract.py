@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -147,12 +148,53 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> Any:
     return batch.validate(ExpectationSuite(**fields), result_format="SUMMARY")
 
 
-def render_data_docs(result: Any) -> str:
-    """Render a validation result as a GX Data Docs HTML page."""
-    from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
+REPORT_STYLE = (
+    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:4px 8px;"
+    "text-align:left;vertical-align:top}th{background:#f3f3f3}tr.fail td{background:#fde8e8}"
+    ".ok{color:#176f2c;font-weight:bold}.bad{color:#b00020;font-weight:bold}code{font-size:12px}"
+)
 
-    return DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+
+def _observed(res: Any) -> str:
+    result = res.result or {}
+    if res.exception_info and res.exception_info.get("raised_exception"):
+        return f"error: {res.exception_info.get('exception_message', '')}"
+    if "unexpected_count" in result:
+        sample = ", ".join(map(repr, (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]))
+        return f"{result['unexpected_count']} unexpected ({result.get('unexpected_percent') or 0:.2f}%)" + (
+            f", e.g. {sample}" if sample else ""
+        )
+    return f"observed {result.get('observed_value')!r}" if "observed_value" in result else ""
+
+
+def render_data_docs(result: Any) -> str:
+    """The validation result as one self-contained HTML page (inline style, no scripts or links):
+    it renders offline, unlike GX Data Docs, which load their scripts from a CDN."""
+    from html import escape
+
+    rows = []
+    for res in sorted(
+        result.results, key=lambda r: (r.success, str(r.expectation_config.kwargs.get("column")))
+    ):
+        cfg = res.expectation_config
+        kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("column", "batch_id")}
+        rows.append(
+            f"<tr class={'pass' if res.success else 'fail'}><td>{'passed' if res.success else 'FAILED'}</td>"
+            f"<td>{escape(str(cfg.kwargs.get('column', '')))}</td><td>{escape(cfg.type)}</td>"
+            f"<td><code>{escape(json.dumps(kwargs, default=str))}</code></td>"
+            f"<td>{escape(_observed(res))}</td></tr>"
+        )
+    failed = sum(not r.success for r in result.results)
+    verdict = "<span class=ok>passed</span>" if not failed else "<span class=bad>FAILED</span>"
+    return (
+        "<!DOCTYPE html><html><head><meta charset=utf-8><title>Data contract</title>"
+        f"<style>{REPORT_STYLE}</style></head><body><h1>Data contract: {verdict}</h1>"
+        f"<p>{len(result.results) - failed} of {len(result.results)} expectations passed "
+        f"(suite <code>{escape(str(result.suite_name))}</code>); failures first.</p>"
+        "<table><tr><th>result</th><th>column</th><th>expectation</th><th>arguments</th>"
+        f"<th>observed</th></tr>{''.join(rows)}</table></body></html>\n"
+    )
 
 
 def check_target_varies(frame: pd.DataFrame, target: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,8 @@ from trainer.config import load_recipe
 from trainer.consistency import check_same_contract
 from trainer.errors import ContractError, TrainerError
 from trainer.features import build_pipeline, summarize_features
-from trainer.schema import load_schema, with_names
+from trainer.progress import Progress
+from trainer.schema import load_schema, schema_name, with_names
 from trainer.search import (
     BLEND,
     blend_params,
@@ -72,6 +73,8 @@ class TrainingOutcome:
     timings: dict[str, float]
     model_version: str | None = None
     finishing: Finishing | None = None  # classification: calibration and threshold
+    promoted_alias: str | None = None  # the alias the new version took (`promotion.on_register`)
+    predictions: np.ndarray | None = field(default=None, compare=False, repr=False)  # on the holdout
 
 
 def validated(data_path: Path, schema: Schema) -> contract.ContractResult:
@@ -88,8 +91,9 @@ def run_validate(data_path: Path, schema_path: Path, experiment: str) -> contrac
     """Run the data contract alone, recorded as its own MLflow run."""
     tracking.quiet_libraries()
     tracking.check_tracking_store()
-    tracking.use_experiment(experiment)
-    with tracking.parent_run("validate", {"trainer_command": "validate"}):
+    launched = tracking.use_experiment(experiment)
+    name = tracking.run_name("validate", schema_name(schema_path))
+    with tracking.parent_run(name, {"trainer_command": "validate"}, launched):
         return validated(data_path, load_schema(schema_path))
 
 
@@ -108,13 +112,14 @@ def run_train(
         recipe.candidates, recipe.search.max_grid_points, catalogue(_task_kind(schema_path))
     )
     tracking.check_tracking_store()
-    tracking.use_experiment(str(recipe.experiment))
+    launched = tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
+    name = tracking.run_name("reproduce" if "reproduces" in tags else "train", schema_name(schema_path))
     # `passed_last` encloses the run: the version is marked `passed` after the run has closed, or
     # withdrawn on any failure or signal before that
     with (
         finalise.passed_last() as registration,
-        tracking.parent_run("train", tags) as run,
+        tracking.parent_run(name, tags, launched) as run,
         tempfile.TemporaryDirectory() as tmp,
     ):
         record.recipe(recipe)
@@ -125,30 +130,39 @@ def run_train(
             results = searched(specs, recipe, plan, run, timer)
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
-        with timer.phase("refit + holdout"):
-            model, finishing = finished(refit(selection.winner, prepared), recipe, prepared, plan)
-            metrics, predictions = prepared.task.holdout_metrics(
-                model, prepared.split.X_test, prepared.split.y_test
-            )
-            record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric)
-        outcome = TrainingOutcome(
-            run.info.run_id, selection, model, metrics, prepared.features.digest, {}, finishing=finishing
-        )
+        with timer.phase("refit + holdout"), Progress(f"refit {selection.winner.name}"):
+            outcome = fitted(selection, recipe, prepared, plan, run.info.run_id)
         if register:
             registration.run_id = run.info.run_id  # from here on the run may own a version
-            with timer.phase("registration"):
-                registration.uri = registered(outcome, recipe, prepared, predictions, Path(tmp))
+            with timer.phase("registration"), Progress("registration"):
+                registration.uri = registered(outcome, recipe, prepared, Path(tmp))
             outcome = replace(outcome, model_version=registration.uri)
         phases = timer.with_total()
         record.timings(phases, sum(r.estimator_seconds for r in results))
+    if outcome.model_version and recipe.promotion.on_register == "if_better":
+        with Progress("promotion"):  # only once the version is `passed`: a promotion never races it
+            outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
     return replace(outcome, timings=phases)
+
+
+def promoted(
+    outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, data_path: Path, schema_path: Path
+) -> TrainingOutcome:
+    """The new version takes the recipe's alias if it scores at least as well as its holder."""
+    from trainer.promote import PromotionRequest, promote_on_register
+
+    name, _, version = str(outcome.model_version).removeprefix("models:/").rpartition("/")
+    alias = recipe.promotion.alias
+    request = PromotionRequest(version, alias, name, False, data_path, schema_path, recipe.path)
+    moved = promote_on_register(request, (prepared.split, prepared.task), recipe.promotion.tolerance)
+    return replace(outcome, promoted_alias=alias if moved else None)
 
 
 def prepare(
     data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer, registering: bool = False
 ) -> Prepared:
     """Contract, holdout split, feature digest and leakage check: everything the search starts from."""
-    with timer.phase("contract"):
+    with timer.phase("contract"), Progress("contract"):
         schema = load_schema(schema_path)
         if registering:  # one registered model, one contract: refused before any work
             check_same_contract(str(recipe.registered_model), schema)
@@ -182,23 +196,30 @@ def searched(
     """Every candidate's search, each recorded as a child run with a progress line as it finishes."""
     total = planned_count(specs, recipe)
     results = []
-    for i, result in enumerate(search_all(specs, recipe, plan), 1):
-        timer.add(f"search: {result.name}", result.fit_seconds)
-        with timer.phase("logging"):
-            record.candidate(result, run)
-        log.info(
-            "[%2d/%d] %-22s grid %3d  cv_%s %.4f ± %.4f  %6.1f s",
-            i,
-            total,
-            result.name,
-            result.grid_size,
-            result.metric,
-            result.cv_mean,
-            result.cv_std,
-            result.fit_seconds,
-        )
-        results.append(result)
+    with Progress("search", total) as progress:
+        for i, result in enumerate(search_all(specs, recipe, plan), 1):
+            progress.advance(result.name)
+            results.append(_logged(i, total, result, run, timer))
     return results
+
+
+def _logged(i: int, total: int, result: CandidateResult, run: Run, timer: PhaseTimer) -> CandidateResult:
+    """One candidate's child run, and its progress line `[ k/N] name ... cv_r2 ...`."""
+    timer.add(f"search: {result.name}", result.fit_seconds)
+    with timer.phase("logging"):
+        record.candidate(result, run)
+    log.info(
+        "[%2d/%d] %-22s grid %3d  cv_%s %.4f ± %.4f  %6.1f s",
+        i,
+        total,
+        result.name,
+        result.grid_size,
+        result.metric,
+        result.cv_mean,
+        result.cv_std,
+        result.fit_seconds,
+    )
+    return result
 
 
 def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selection:
@@ -255,9 +276,27 @@ def with_task_grids(recipe: Recipe, schema_path: Path) -> Recipe:
     )
 
 
-def registered(
-    outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, predictions: np.ndarray, out: Path
-) -> str:
+def fitted(
+    selection: Selection, recipe: Recipe, prepared: Prepared, plan: SearchPlan, run_id: str
+) -> TrainingOutcome:
+    """The winner refitted on the whole training part (calibrated and thresholded for a classifier)
+    and scored on the holdout, recorded."""
+    model, finishing = finished(refit(selection.winner, prepared), recipe, prepared, plan)
+    metrics, predictions = prepared.task.holdout_metrics(model, prepared.split.X_test, prepared.split.y_test)
+    record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric)
+    return TrainingOutcome(
+        run_id,
+        selection,
+        model,
+        metrics,
+        prepared.features.digest,
+        {},
+        finishing=finishing,
+        predictions=predictions,
+    )
+
+
+def registered(outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, out: Path) -> str:
     """Log, prove and register the winner; returns `models:/NAME/VERSION`, still `pending`."""
     from trainer import register
     from trainer.context import TrainingContext
@@ -270,7 +309,7 @@ def registered(
         selection=outcome.selection,
         test_metrics=outcome.test_metrics,
         feature_digest=outcome.feature_digest,
-        predictions=predictions,
+        predictions=np.asarray(outcome.predictions),
         run_id=outcome.run_id,
         task=prepared.task,
         finishing=outcome.finishing,

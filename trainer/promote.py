@@ -15,6 +15,7 @@ from trainer.config import Recipe, load_recipe
 from trainer.consistency import refuse_other_contract
 from trainer.errors import ConfigError, ContractError, GateError, one_line
 from trainer.files import file_digest
+from trainer.progress import Progress
 from trainer.schema import load_schema, with_names
 from trainer.split import Split, split_data
 from trainer.tasks import Task, make_task
@@ -94,10 +95,29 @@ def promote(request: PromotionRequest) -> None:
             f"version {request.version} of '{name}' has {VALIDATION_TAG}={status}: it can never be promoted"
         )
     refuse_other_contract(mv, load_schema(request.schema))  # before any scoring
-    split, task = _holdout(request.data, request.schema, recipe)
-    # read the holder, compare and move the alias as one step: two promotions at once are serialised
-    with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
-        _move_alias(client, mv, request, (split, task), recipe.promotion.tolerance)
+    with Progress(f"promote version {request.version} to '{request.alias}'"):
+        holdout = _holdout(request.data, request.schema, recipe)
+        # read the holder, compare and move the alias as one step: two promotions at once are serialised
+        with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
+            _move_alias(client, mv, request, holdout, recipe.promotion.tolerance)
+
+
+def promote_on_register(request: PromotionRequest, holdout: tuple[Split, Task], tolerance: float) -> bool:
+    """`promotion.on_register: if_better`: the version just registered takes the alias through the
+    same gate as `trainer promote` (no holder yet, or it scores at least as well); a refusal is a
+    warning, not a failed training. Returns whether the alias moved."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    mv = get_version(client, str(request.name), request.version)
+    try:
+        with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
+            _move_alias(client, mv, request, holdout, tolerance)
+    except GateError as refused:
+        log.warning("not promoted on registration: %s", refused)
+        return False
+    return True
 
 
 def _move_alias(

@@ -201,6 +201,8 @@ def leaderboard(board: pd.DataFrame, out: Path) -> None:
     leaderboard_plot(board, out / "leaderboard.png", metric)
     for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.png"):
         mlflow.log_artifact(str(out / name), "leaderboard")
+    # a sortable table in the run's Artifacts view and the experiment's Evaluation tab
+    mlflow.log_table(board, "leaderboard/leaderboard_table.json")
 
 
 def selection(chosen: Selection, out: Path) -> None:

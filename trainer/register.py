@@ -20,6 +20,7 @@ from trainer.report import importance_plot, prediction_plots
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
     from sklearn.pipeline import Pipeline
 
@@ -165,7 +166,7 @@ def _log_model(pipeline: Pipeline, ctx: TrainingContext) -> tuple[ModelInfo, str
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
-            signature=infer_signature(sample, pipeline.predict(sample)),
+            signature=schema_signature(ctx.schema, infer_signature(sample, pipeline.predict(sample))),
             input_example=ctx.split.X_test.head(5),
             serialization_format=serialization,
             skops_trusted_types=trusted,
@@ -181,6 +182,22 @@ def _log_model(pipeline: Pipeline, ctx: TrainingContext) -> tuple[ModelInfo, str
     evaluate_logged_model(info, ctx)
     mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
     return info, serialization
+
+
+def schema_signature(schema: Schema, inferred: ModelSignature) -> ModelSignature:
+    """The input signature from the schema, not from a sample: every feature column required,
+    typed by its role (numerical: double; categorical and derived sources: string); a null is
+    accepted wherever the contract allows one (MLflow checks presence and type, not nulls)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, TensorSpec
+    from mlflow.types import Schema as ColumnSchema
+
+    numerical = set(schema.numerical)
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec(DataType.double if c in numerical else DataType.string, c, required=True)
+        for c in schema.feature_columns
+    ]
+    return ModelSignature(inputs=ColumnSchema(columns), outputs=inferred.outputs)
 
 
 def evaluate_logged_model(info: ModelInfo, ctx: TrainingContext) -> dict[str, float]:

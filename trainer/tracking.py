@@ -192,27 +192,92 @@ def probe_database_server(uri: str) -> None:
         )
 
 
-def use_experiment(name: str) -> None:
-    """Select the experiment, unless `mlflow run` already created our run in its own."""
+def use_experiment(name: str) -> str | None:
+    """Select the recipe's experiment, however the tool was started.
+
+    `mlflow run` creates our run (MLFLOW_RUN_ID) before our code starts, in its own experiment:
+    `Default` unless `--experiment-name` says otherwise (the MLproject cannot name one). When that
+    is the recipe's experiment we record into it; otherwise we detach from it and return its id, and
+    `parent_run` hands it over to the run it starts in the recipe's experiment.
+    """
     import mlflow
 
-    if not os.environ.get("MLFLOW_RUN_ID"):
-        experiment = mlflow.set_experiment(name)
-        # MLflow 3.17.2 returns without activating it when a concurrent process created it first
-        mlflow.set_experiment(experiment_id=experiment.experiment_id)
+    launched = os.environ.get("MLFLOW_RUN_ID")
+    if launched and _experiment_of(launched) == name:
+        return None
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID"):
+        os.environ.pop(var, None)
+    experiment = mlflow.set_experiment(name)
+    # MLflow 3.17.2 returns without activating it when a concurrent process created it first
+    mlflow.set_experiment(experiment_id=experiment.experiment_id)
+    return launched or None
+
+
+def _experiment_of(run_id: str) -> str | None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment(client.get_run(run_id).info.experiment_id)
+    return str(experiment.name)
+
+
+# what `mlflow run` recorded on its run (project, entry point, git, user), carried to ours
+LAUNCHER_TAGS = ("mlflow.source.", "mlflow.project.", "mlflow.git", "mlflow.user")
+
+
+def hand_over(launched: str, run: Any) -> None:
+    """Carry `mlflow run`'s tags (project, entry point, git, user) and its command line from the run
+    it created to ours, then end its run, renamed and tagged with where the training went.
+
+    Its run cannot be deleted: the launcher marks it terminated again when the command exits.
+    """
+    import mlflow
+    from mlflow.entities import RunTag
+
+    client = mlflow.MlflowClient()
+    old = client.get_run(launched)
+    tags = {k: v for k, v in old.data.tags.items() if k.startswith(LAUNCHER_TAGS)}
+    entry = tags.get("mlflow.project.entryPoint", "main")
+    tags["mlflow_run"] = " ".join(
+        ["mlflow run . -e", entry, *(f"-P {k}={v}" for k, v in sorted(old.data.params.items()))]
+    )
+    client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    experiment = mlflow.get_experiment(run.info.experiment_id).name
+    where = f"experiment '{experiment}', run {run.info.run_id}"
+    client.set_tag(launched, "recorded_in", where)
+    client.set_tag(launched, "mlflow.note.content", f"This command was recorded in {where}.")
+    client.update_run(launched, status="FINISHED", name=f"{run.info.run_name} (in '{experiment}')")
+    log.info(
+        "`mlflow run` opened run %s in experiment '%s'; recording in the recipe's %s instead",
+        launched,
+        mlflow.get_experiment(old.info.experiment_id).name,
+        where,
+    )
+
+
+def run_name(command: str, dataset: str) -> str:
+    """A parent run's name that says what ran: `train housing 2026-11-29 20:15` (the schema names the dataset)."""
+    return f"{command} {dataset} {time.strftime('%Y-%m-%d %H:%M')}"
 
 
 @contextmanager
-def parent_run(run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[Any]:
-    """The run one command records into; FAILED with a `failure_reason` tag on any error."""
+def parent_run(
+    run_name: str, tags: Mapping[str, str] | None = None, launched: str | None = None
+) -> Iterator[Any]:
+    """The run one command records into; FAILED with a `failure_reason` tag on any error.
+
+    `launched`: the run `mlflow run` created in another experiment (see `use_experiment`).
+    """
     import mlflow
 
     from trainer.errors import TrainerError, one_line
 
     try:
-        run = mlflow.start_run(run_name=None if os.environ.get("MLFLOW_RUN_ID") else run_name)
+        run = mlflow.start_run(run_name=run_name)  # also renames the launcher's run
         if tags:
             mlflow.set_tags(dict(tags))
+        if launched:
+            hand_over(launched, mlflow.get_run(run.info.run_id))
     except Exception as exc:  # noqa: BLE001 - e.g. a read-only or locked store: one line
         raise TrainerError(
             f"cannot record a run in tracking store {redact_uri(mlflow.get_tracking_uri())}: "
