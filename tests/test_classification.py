@@ -265,7 +265,7 @@ def test_credit_trains_registers_and_promotes_by_auc(
     rows = credit_sample(5, seed=3)
     assert set(mlflow.pyfunc.load_model("models:/credit-test/1").predict(rows)) <= {"bad", "good"}
     assert model.predict_proba(rows).shape == (5, 2)
-    assert "task: task=classification" in __import__("trainer.audit", fromlist=["explain"]).explain(
+    assert "task: task=classification" in __import__("trainer.explain", fromlist=["explain"]).explain(
         "models:/credit-test/1"
     )
     weak = credit_recipe(tmp_path / "weak.yaml", candidates={"dummy": {}, "knn": {"n_neighbors": [3]}})

@@ -617,7 +617,7 @@ def test_sigkill_after_the_alias_moved_is_repaired_by_the_next_promote(
 
 @pytest.mark.unit
 def test_explain_never_says_never_promoted_for_an_alias_holder() -> None:
-    from trainer.audit import promotion_line
+    from trainer.explain import promotion_line
 
     assert promotion_line({}, []) == "promotion: never promoted"
     assert "never promoted" not in promotion_line({}, ["champion"])

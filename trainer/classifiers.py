@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from trainer.candidates import CATALOGUE, SEED, CandidateSpec
+
+if TYPE_CHECKING:
+    from trainer.config import Recipe
 
 
 def _dummy() -> Any:
@@ -108,3 +112,12 @@ def with_class_weight(
         accepts = name in CLASSIFIERS and "class_weight" in CLASSIFIERS[name].make().get_params(deep=False)
         out[name] = {"class_weight": [class_weight], **grid} if accepts and name != "dummy" else grid
     return out
+
+
+def with_task_grids(recipe: Recipe, task: str) -> Recipe:
+    """A classification recipe's grids with `class_weight` added where the recipe asks for it."""
+    if task != "classification":
+        return recipe
+    return replace(
+        recipe, candidates=with_class_weight(recipe.candidates, recipe.classification.class_weight)
+    )

@@ -219,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     elif args.command == "explain":
-        from trainer.audit import explain
+        from trainer.explain import explain
 
         print(explain(args.model_uri, as_json=args.json))
     elif args.command == "reproduce":

@@ -13,13 +13,13 @@ import numpy as np
 
 from trainer import contract, finalise, leakage, record, tracking
 from trainer.candidates import check_candidates
-from trainer.classifiers import catalogue
+from trainer.classifiers import catalogue, with_task_grids
 from trainer.config import load_recipe
 from trainer.consistency import check_same_contract
-from trainer.errors import ContractError, TrainerError
+from trainer.errors import ContractError
 from trainer.features import build_pipeline, summarize_features
 from trainer.progress import Progress
-from trainer.schema import load_schema, schema_name, with_names
+from trainer.schema import load_schema, schema_name, task_kind, with_names
 from trainer.search import (
     BLEND,
     blend_params,
@@ -107,9 +107,9 @@ def run_train(
     """The whole training path inside one parent run; FAILED (with reason) on any error."""
     timer = PhaseTimer()
     tracking.quiet_libraries()
-    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), schema_path)
+    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), task_kind(schema_path))
     specs = check_candidates(
-        recipe.candidates, recipe.search.max_grid_points, catalogue(_task_kind(schema_path))
+        recipe.candidates, recipe.search.max_grid_points, catalogue(task_kind(schema_path))
     )
     tracking.check_tracking_store()
     launched = tracking.use_experiment(str(recipe.experiment))
@@ -255,25 +255,6 @@ def finished(
     model, finishing = finish(model, prepared.task, recipe.classification, prepared.split, plan.cv)
     record.finishing(finishing, prepared.task)
     return model, finishing
-
-
-def _task_kind(schema_path: Path) -> str:
-    """The schema's task (regression when the schema cannot be read: that is reported later)."""
-    try:
-        return load_schema(schema_path).task
-    except TrainerError:
-        return "regression"
-
-
-def with_task_grids(recipe: Recipe, schema_path: Path) -> Recipe:
-    """A classification recipe's grids with `class_weight` added where the recipe asks for it."""
-    if _task_kind(schema_path) != "classification":
-        return recipe
-    from trainer.classifiers import with_class_weight
-
-    return replace(
-        recipe, candidates=with_class_weight(recipe.candidates, recipe.classification.class_weight)
-    )
 
 
 def fitted(

@@ -192,3 +192,11 @@ def with_names(recipe: Recipe, schema_path: Path) -> Recipe:
     return replace(
         recipe, experiment=recipe.experiment or name, registered_model=recipe.registered_model or name
     )
+
+
+def task_kind(schema_path: Path) -> str:
+    """The schema's task (regression when the schema cannot be read: that is reported where it is loaded)."""
+    try:
+        return load_schema(schema_path).task
+    except (ConfigError, ContractError):
+        return "regression"
