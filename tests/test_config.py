@@ -233,3 +233,9 @@ def test_schema_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(BASE_SCHEMA))
     schema = load_schema(path)
     assert schema.name == "loans" and schema.description == "" and schema.feature_columns == ("a", "c")
+
+
+def test_input_paths_are_not_params(tmp_path: Path) -> None:
+    """`mlflow run -P data=...` logs `data`/`schema` params itself: the recipe must not log others."""
+    params = load_recipe(recipe_file(tmp_path, with_(data="raw/x.csv", schema="s.yaml"))).params()
+    assert "data" not in params and "schema" not in params

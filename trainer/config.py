@@ -132,7 +132,9 @@ class Recipe:
         return {"recipe_digest": self.digest, "recipe_path": str(self.path), **flatten(self)}
 
 
-_NOT_SETTINGS = {"path", "digest", "candidates"}
+# not logged as params: `data`/`schema` are recorded as the paths actually used (data_path,
+# schema_path), and `mlflow run` already logs its own `data`/`schema` params with other values
+_NOT_SETTINGS = {"path", "digest", "candidates", "data", "schema"}
 
 
 def flatten(settings: Any, prefix: str = "") -> dict[str, Any]:
