@@ -522,7 +522,7 @@ def _plain(*args: str) -> Callable[[Good, Path], list[str]]:
     return lambda good, tmp: [a.replace("MODEL", MODEL) for a in args]
 
 
-NOT_A_MODEL_URI = r"not a model URI: .* \(expected models:/NAME/N or models:/NAME@alias\)"
+NOT_A_MODEL_URI = r"not a model URI: .* \(expected models:/NAME/N, models:/NAME@alias, "
 COMMAND_CASES: dict[str, tuple[Callable[[Good, Path], list[str]], int, str]] = {
     "validate-missing-data": (
         _train_like("validate", data="TMP/none.csv"),
@@ -559,7 +559,7 @@ COMMAND_CASES: dict[str, tuple[Callable[[Good, Path], list[str]], int, str]] = {
     "explain-version-abc": (_plain("explain", "models:/x/abc"), 1, NOT_A_MODEL_URI),
     "explain-version-negative": (_plain("explain", "models:/MODEL/-1"), 1, NOT_A_MODEL_URI),
     "explain-runs-uri": (_plain("explain", "runs:/"), 1, NOT_A_MODEL_URI),
-    "explain-runs-model": (_plain("explain", "runs:/0123abcd/model"), 1, NOT_A_MODEL_URI),
+    "explain-runs-model": (_plain("explain", "runs:/0123abcd/model"), 1, r"run 0123abcd registered no model"),
     "explain-empty-alias": (_plain("explain", "models:/MODEL@"), 1, NOT_A_MODEL_URI),
     "explain-empty-name": (_plain("explain", "models:/@champion"), 1, NOT_A_MODEL_URI),
     "explain-version-zero": (_plain("explain", "models:/MODEL/0"), 1, r"model version 0 of '\S+' not found"),

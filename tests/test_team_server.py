@@ -240,7 +240,7 @@ def test_train_promote_and_audit_through_the_team_server(
     assert len(parents) == 1
     parent = parents[0]
     assert parent["info"]["status"] == "FINISHED"
-    assert len(runs) == 1 + 3 + 4  # parent, one child per candidate, one grandchild per grid point
+    assert len(runs) == 1 + 3 + 2  # parent, one child per candidate, a grandchild per point of ridge's grid
     parent_id = parent["info"]["run_id"]
 
     mv = team_server.version("team-test", "1")

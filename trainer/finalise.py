@@ -17,6 +17,7 @@ from trainer.audit import VALIDATION_TAG, parse_model_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,17 @@ def withdraw_run_versions(run_id: str, exc: BaseException) -> None:
         return
     for mv in found:
         if mv.tags.get(VALIDATION_TAG) != "failed":
-            withdraw(client, mv.name, str(mv.version), getattr(mv, "model_id", None))
+            withdraw(client, mv.name, str(mv.version), logged_model_id(mv))
     _fail_run(client, run_id, exc)
+
+
+def logged_model_id(mv: ModelVersion) -> str | None:
+    """The logged model a version was made from: its `model_id`, or (a store that does not keep it)
+    the id in its source `models:/m-...`."""
+    source = str(mv.source or "")
+    return getattr(mv, "model_id", None) or (
+        source.removeprefix("models:/") if source.startswith("models:/m-") else None
+    )
 
 
 def withdraw(client: MlflowClient, name: str, version: str, model_id: str | None) -> None:

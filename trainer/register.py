@@ -186,15 +186,23 @@ def _log_model(pipeline: Pipeline, ctx: TrainingContext) -> tuple[ModelInfo, str
 
 def schema_signature(schema: Schema, inferred: ModelSignature) -> ModelSignature:
     """The input signature from the schema, not from a sample: every feature column required,
-    typed by its role (numerical: double; categorical and derived sources: string); a null is
+    typed by its role (numerical: double, or long for whole numbers; categorical and derived sources:
+    string); a null is
     accepted wherever the contract allows one (MLflow checks presence and type, not nulls)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, TensorSpec
     from mlflow.types import Schema as ColumnSchema
 
-    numerical = set(schema.numerical)
+    # a numerical column keeps the whole-number type it was trained with (long): MLflow refuses to
+    # convert int64 to double; one with nulls or fractions is double
+    seen = {spec.name: spec.type for spec in inferred.inputs.inputs if isinstance(spec, ColSpec)}
+    whole = {c for c in schema.numerical if seen.get(c) in (DataType.long, DataType.integer)}
     columns: list[ColSpec | TensorSpec] = [
-        ColSpec(DataType.double if c in numerical else DataType.string, c, required=True)
+        ColSpec(
+            DataType.long if c in whole else DataType.double if c in schema.numerical else DataType.string,
+            c,
+            required=True,
+        )
         for c in schema.feature_columns
     ]
     return ModelSignature(inputs=ColumnSchema(columns), outputs=inferred.outputs)
