@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,100 +27,74 @@ class CandidateSpec:
     complexity: int
 
 
-def _dummy() -> BaseEstimator:
-    from sklearn.dummy import DummyRegressor
+def estimator(path: str, **params: Any) -> Callable[[], BaseEstimator]:
+    """A factory for `module.Class(**params)` that imports the module only when called, so the
+    catalogue costs nothing at start-up (`trainer --help` stays instant)."""
+    module, _, name = path.rpartition(".")
 
-    return DummyRegressor(strategy="mean")
+    def make() -> BaseEstimator:
+        return getattr(importlib.import_module(module), name)(**params)
 
-
-def _linear() -> BaseEstimator:
-    from sklearn.linear_model import LinearRegression
-
-    return LinearRegression()
-
-
-def _ridge() -> BaseEstimator:
-    from sklearn.linear_model import Ridge
-
-    return Ridge(random_state=SEED)
-
-
-def _lasso() -> BaseEstimator:
-    from sklearn.linear_model import Lasso
-
-    return Lasso(random_state=SEED, max_iter=5000)
-
-
-def _elastic_net() -> BaseEstimator:
-    from sklearn.linear_model import ElasticNet
-
-    return ElasticNet(random_state=SEED, max_iter=5000)
-
-
-def _knn() -> BaseEstimator:
-    from sklearn.neighbors import KNeighborsRegressor
-
-    return KNeighborsRegressor(n_jobs=1)
-
-
-def _decision_tree() -> BaseEstimator:
-    from sklearn.tree import DecisionTreeRegressor
-
-    return DecisionTreeRegressor(random_state=SEED)
-
-
-def _random_forest() -> BaseEstimator:
-    from sklearn.ensemble import RandomForestRegressor
-
-    return RandomForestRegressor(random_state=SEED, n_jobs=1)
-
-
-def _extra_trees() -> BaseEstimator:
-    from sklearn.ensemble import ExtraTreesRegressor
-
-    return ExtraTreesRegressor(random_state=SEED, n_jobs=1)
-
-
-def _gradient_boosting() -> BaseEstimator:
-    from sklearn.ensemble import GradientBoostingRegressor
-
-    return GradientBoostingRegressor(random_state=SEED)
-
-
-def _hist_gradient_boosting() -> BaseEstimator:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    return HistGradientBoostingRegressor(random_state=SEED, early_stopping=False)
-
-
-def _xgboost() -> BaseEstimator:
-    from xgboost import XGBRegressor
-
-    return XGBRegressor(random_state=SEED, n_jobs=1, tree_method="hist", verbosity=0)
-
-
-def _catboost() -> BaseEstimator:
-    from trainer.transforms import CatBoostNativeRegressor
-
-    return CatBoostNativeRegressor(random_state=SEED, thread_count=1)
+    return make
 
 
 CATALOGUE: dict[str, CandidateSpec] = {
     spec.name: spec
     for spec in (
-        CandidateSpec("dummy", _dummy, "onehot", 0),
-        CandidateSpec("linear", _linear, "onehot", 1),
-        CandidateSpec("ridge", _ridge, "onehot", 2),
-        CandidateSpec("lasso", _lasso, "onehot", 3),
-        CandidateSpec("elastic_net", _elastic_net, "onehot", 4),
-        CandidateSpec("knn", _knn, "onehot", 5),
-        CandidateSpec("decision_tree", _decision_tree, "onehot", 6),
-        CandidateSpec("random_forest", _random_forest, "onehot", 7),
-        CandidateSpec("extra_trees", _extra_trees, "onehot", 8),
-        CandidateSpec("gradient_boosting", _gradient_boosting, "onehot", 9),
-        CandidateSpec("hist_gradient_boosting", _hist_gradient_boosting, "onehot", 10),
-        CandidateSpec("xgboost", _xgboost, "onehot", 11),
-        CandidateSpec("catboost", _catboost, "native", 12),
+        CandidateSpec("dummy", estimator("sklearn.dummy.DummyRegressor", strategy="mean"), "onehot", 0),
+        CandidateSpec("linear", estimator("sklearn.linear_model.LinearRegression"), "onehot", 1),
+        CandidateSpec("ridge", estimator("sklearn.linear_model.Ridge", random_state=SEED), "onehot", 2),
+        CandidateSpec(
+            "lasso", estimator("sklearn.linear_model.Lasso", random_state=SEED, max_iter=5000), "onehot", 3
+        ),
+        CandidateSpec(
+            "elastic_net",
+            estimator("sklearn.linear_model.ElasticNet", random_state=SEED, max_iter=5000),
+            "onehot",
+            4,
+        ),
+        CandidateSpec("knn", estimator("sklearn.neighbors.KNeighborsRegressor", n_jobs=1), "onehot", 5),
+        CandidateSpec(
+            "decision_tree", estimator("sklearn.tree.DecisionTreeRegressor", random_state=SEED), "onehot", 6
+        ),
+        CandidateSpec(
+            "random_forest",
+            estimator("sklearn.ensemble.RandomForestRegressor", random_state=SEED, n_jobs=1),
+            "onehot",
+            7,
+        ),
+        CandidateSpec(
+            "extra_trees",
+            estimator("sklearn.ensemble.ExtraTreesRegressor", random_state=SEED, n_jobs=1),
+            "onehot",
+            8,
+        ),
+        CandidateSpec(
+            "gradient_boosting",
+            estimator("sklearn.ensemble.GradientBoostingRegressor", random_state=SEED),
+            "onehot",
+            9,
+        ),
+        CandidateSpec(
+            "hist_gradient_boosting",
+            estimator(
+                "sklearn.ensemble.HistGradientBoostingRegressor", random_state=SEED, early_stopping=False
+            ),
+            "onehot",
+            10,
+        ),
+        CandidateSpec(
+            "xgboost",
+            estimator("xgboost.XGBRegressor", random_state=SEED, n_jobs=1, tree_method="hist", verbosity=0),
+            "onehot",
+            11,
+        ),
+        CandidateSpec(
+            "catboost",
+            estimator("trainer.transforms.CatBoostNativeRegressor", random_state=SEED, thread_count=1),
+            "native",
+            12,
+        ),
     )
 }
 

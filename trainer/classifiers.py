@@ -6,92 +6,68 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from trainer.candidates import CATALOGUE, SEED, CandidateSpec
+from trainer.candidates import CATALOGUE, SEED, CandidateSpec, estimator
 
 if TYPE_CHECKING:
     from trainer.config import Recipe
 
 
-def _dummy() -> Any:
-    from sklearn.dummy import DummyClassifier
-
-    return DummyClassifier(strategy="prior")
-
-
-def _logistic() -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(max_iter=2000)
-
-
-def _logistic_elastic_net() -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(solver="saga", l1_ratio=0.5, max_iter=5000, random_state=SEED)
-
-
-def _knn() -> Any:
-    from sklearn.neighbors import KNeighborsClassifier
-
-    return KNeighborsClassifier(n_jobs=1)
-
-
-def _decision_tree() -> Any:
-    from sklearn.tree import DecisionTreeClassifier
-
-    return DecisionTreeClassifier(random_state=SEED)
-
-
-def _random_forest() -> Any:
-    from sklearn.ensemble import RandomForestClassifier
-
-    return RandomForestClassifier(random_state=SEED, n_jobs=1)
-
-
-def _extra_trees() -> Any:
-    from sklearn.ensemble import ExtraTreesClassifier
-
-    return ExtraTreesClassifier(random_state=SEED, n_jobs=1)
-
-
-def _gradient_boosting() -> Any:
-    from sklearn.ensemble import GradientBoostingClassifier
-
-    return GradientBoostingClassifier(random_state=SEED)
-
-
-def _hist_gradient_boosting() -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(random_state=SEED, early_stopping=False)
-
-
-def _xgboost() -> Any:
-    from trainer.transforms import XGBLabelClassifier
-
-    return XGBLabelClassifier()
-
-
-def _catboost() -> Any:
-    from trainer.transforms import CatBoostNativeClassifier
-
-    return CatBoostNativeClassifier(random_state=SEED, thread_count=1)
-
-
 CLASSIFIERS: dict[str, CandidateSpec] = {
     spec.name: spec
     for spec in (
-        CandidateSpec("dummy", _dummy, "onehot", 0),
-        CandidateSpec("logistic", _logistic, "onehot", 1),
-        CandidateSpec("logistic_elastic_net", _logistic_elastic_net, "onehot", 2),
-        CandidateSpec("knn", _knn, "onehot", 5),
-        CandidateSpec("decision_tree", _decision_tree, "onehot", 6),
-        CandidateSpec("random_forest", _random_forest, "onehot", 7),
-        CandidateSpec("extra_trees", _extra_trees, "onehot", 8),
-        CandidateSpec("gradient_boosting", _gradient_boosting, "onehot", 9),
-        CandidateSpec("hist_gradient_boosting", _hist_gradient_boosting, "onehot", 10),
-        CandidateSpec("xgboost", _xgboost, "onehot", 11),
-        CandidateSpec("catboost", _catboost, "native", 12),
+        CandidateSpec("dummy", estimator("sklearn.dummy.DummyClassifier", strategy="prior"), "onehot", 0),
+        CandidateSpec(
+            "logistic", estimator("sklearn.linear_model.LogisticRegression", max_iter=2000), "onehot", 1
+        ),
+        CandidateSpec(
+            "logistic_elastic_net",
+            estimator(
+                "sklearn.linear_model.LogisticRegression",
+                solver="saga",
+                l1_ratio=0.5,
+                max_iter=5000,
+                random_state=SEED,
+            ),
+            "onehot",
+            2,
+        ),
+        CandidateSpec("knn", estimator("sklearn.neighbors.KNeighborsClassifier", n_jobs=1), "onehot", 5),
+        CandidateSpec(
+            "decision_tree", estimator("sklearn.tree.DecisionTreeClassifier", random_state=SEED), "onehot", 6
+        ),
+        CandidateSpec(
+            "random_forest",
+            estimator("sklearn.ensemble.RandomForestClassifier", random_state=SEED, n_jobs=1),
+            "onehot",
+            7,
+        ),
+        CandidateSpec(
+            "extra_trees",
+            estimator("sklearn.ensemble.ExtraTreesClassifier", random_state=SEED, n_jobs=1),
+            "onehot",
+            8,
+        ),
+        CandidateSpec(
+            "gradient_boosting",
+            estimator("sklearn.ensemble.GradientBoostingClassifier", random_state=SEED),
+            "onehot",
+            9,
+        ),
+        CandidateSpec(
+            "hist_gradient_boosting",
+            estimator(
+                "sklearn.ensemble.HistGradientBoostingClassifier", random_state=SEED, early_stopping=False
+            ),
+            "onehot",
+            10,
+        ),
+        CandidateSpec("xgboost", estimator("trainer.transforms.XGBLabelClassifier"), "onehot", 11),
+        CandidateSpec(
+            "catboost",
+            estimator("trainer.transforms.CatBoostNativeClassifier", random_state=SEED, thread_count=1),
+            "native",
+            12,
+        ),
     )
 }
 
