@@ -6,6 +6,8 @@ loads in a serving environment without the rest of the trainer.
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -60,11 +62,15 @@ class CatBoostNativeRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> CatBoostNativeRegressor:
         from catboost import CatBoostRegressor
 
+        return self._fit(CatBoostRegressor, X, np.asarray(y))
+
+    def _fit(self, model_class: type, X: pd.DataFrame, y: np.ndarray) -> Self:
+        """Fit a CatBoost model of `model_class` with the text columns as categorical features."""
         X = pd.DataFrame(X)
         self.cat_features_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
-        self.model_ = CatBoostRegressor(
+        self.model_ = model_class(
             iterations=self.iterations,
             depth=self.depth,
             learning_rate=self.learning_rate,
@@ -75,7 +81,7 @@ class CatBoostNativeRegressor(RegressorMixin, BaseEstimator):
             allow_writing_files=False,
             verbose=False,
         )
-        self.model_.fit(self._as_catboost(X), np.asarray(y))
+        self.model_.fit(self._as_catboost(X), y)
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -95,25 +101,8 @@ class CatBoostNativeClassifier(ClassifierMixin, CatBoostNativeRegressor):
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> CatBoostNativeClassifier:
         from catboost import CatBoostClassifier
 
-        X = pd.DataFrame(X)
-        self.cat_features_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
         self.classes_ = np.unique(np.asarray(y))
-        self.model_ = CatBoostClassifier(
-            iterations=self.iterations,
-            depth=self.depth,
-            learning_rate=self.learning_rate,
-            l2_leaf_reg=self.l2_leaf_reg,
-            random_seed=self.random_state,
-            thread_count=self.thread_count,
-            cat_features=self.cat_features_,
-            allow_writing_files=False,
-            verbose=False,
-        )
-        codes = np.searchsorted(self.classes_, np.asarray(y))
-        self.model_.fit(self._as_catboost(X), codes)
-        return self
+        return self._fit(CatBoostClassifier, X, np.searchsorted(self.classes_, np.asarray(y)))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "model_")
