@@ -27,8 +27,9 @@ if str(ROOT) not in sys.path:
 from trainer.candidates import CATALOGUE  # noqa: E402
 from trainer.config import SearchSettings, load_recipe  # noqa: E402
 from trainer.contract import read_csv  # noqa: E402
+from trainer.plan import make_plan  # noqa: E402
 from trainer.schema import load_schema  # noqa: E402
-from trainer.search import make_plan, search_candidate  # noqa: E402
+from trainer.search import search_candidate  # noqa: E402
 from trainer.split import split_data  # noqa: E402
 
 WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {

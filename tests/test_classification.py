@@ -214,8 +214,8 @@ def test_threshold_choice_maximises_f1_or_youden_on_fixed_predictions() -> None:
 
 @pytest.mark.unit
 def test_the_classification_blend_soft_votes_its_members() -> None:
+    from trainer.blend import blend_pipeline
     from trainer.classifiers import CLASSIFIERS
-    from trainer.search import blend_pipeline
 
     schema = load_schema(CREDIT_SCHEMA)
     frame = credit_sample(400)

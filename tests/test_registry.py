@@ -122,10 +122,10 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
     from importlib import metadata
 
     from trainer import environment
+    from trainer.blend import blend_pipeline
     from trainer.candidates import CATALOGUE
     from trainer.features import build_pipeline
     from trainer.schema import load_schema
-    from trainer.search import blend_pipeline
 
     schema = load_schema(SCHEMA)
 

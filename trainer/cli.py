@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     _inputs(p)
     p.add_argument("--no-register", action="store_true", help="select but do not register a model version")
     p.add_argument(
+        "--time-budget",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="return the best model found within this many seconds (0: the recipe's search.time_budget)",
+    )
+    p.add_argument(
         "--dask-scheduler",
         default=os.environ.get("TRAINER_DASK_SCHEDULER"),
         help="run the CV fits on a Dask cluster (tcp://HOST:PORT; env TRAINER_DASK_SCHEDULER)",
@@ -185,6 +192,17 @@ def dispatch(args: argparse.Namespace) -> int:
         return _run(args)
 
 
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= value <= 7 * 86_400:
+        raise argparse.ArgumentTypeError(f"expected 0 to 604800 seconds, got {text}")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run one subcommand; expected failures raise TrainerError."""
     if args.command in ("validate", "train", "promote"):
@@ -206,7 +224,10 @@ def _run(args: argparse.Namespace) -> int:
             use_dask(args.dask_scheduler)
         from trainer.pipeline import run_train
 
-        outcome = run_train(args.data, args.schema, args.recipe, register=not args.no_register)
+        budget = args.time_budget or None
+        outcome = run_train(
+            args.data, args.schema, args.recipe, register=not args.no_register, time_budget=budget
+        )
         if outcome.model_version:
             log.info("registered %s", outcome.model_version)
             log.info("next: %s", next_step(args, outcome.model_version, outcome.promoted_alias))

@@ -55,6 +55,8 @@ class SearchSettings:
     n_iter: int = setting(4, low=1, high=10_000)
     blend_top: int = setting(0, low=0, high=10)
     max_grid_points: int = setting(1_000, low=1, high=MAX_GRID_POINTS)
+    # seconds the whole training run may take (`--time-budget` overrides it); none by default
+    time_budget: float | None = setting(None, low=1.0, high=7 * 86_400.0)
 
 
 @dataclass(frozen=True)

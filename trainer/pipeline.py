@@ -12,39 +12,31 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trainer import contract, finalise, leakage, record, tracking
+from trainer.blend import BLEND, blend_params, blend_pipeline
+from trainer.candidate_runs import searched
 from trainer.candidates import check_candidates
 from trainer.classifiers import catalogue, with_task_grids
 from trainer.config import load_recipe
 from trainer.consistency import check_same_contract
 from trainer.errors import ContractError
 from trainer.features import build_pipeline, summarize_features
+from trainer.plan import fit_cache, make_plan
 from trainer.progress import Progress
 from trainer.schema import load_schema, schema_name, task_kind, with_names
-from trainer.search import (
-    BLEND,
-    blend_params,
-    blend_pipeline,
-    fit_cache,
-    make_plan,
-    planned_count,
-    search_all,
-)
 from trainer.select import GatesFailed, Selection, select
 from trainer.split import Split, split_data
 from trainer.tasks import Task, make_task
 from trainer.timing import PhaseTimer
 
 if TYPE_CHECKING:
-    from mlflow.entities import Run
     from sklearn.pipeline import Pipeline
 
-    from trainer.candidates import CandidateSpec
     from trainer.config import Recipe
     from trainer.features import FeatureSummary
     from trainer.finish import Finishing
+    from trainer.plan import SearchPlan
     from trainer.results import CandidateResult
     from trainer.schema import Schema
-    from trainer.search import SearchPlan
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +95,14 @@ def run_train(
     recipe_path: Path,
     register: bool = True,
     run_tags: dict[str, str] | None = None,
+    time_budget: float | None = None,
 ) -> TrainingOutcome:
     """The whole training path inside one parent run; FAILED (with reason) on any error."""
     timer = PhaseTimer()
     tracking.quiet_libraries()
     recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), task_kind(schema_path))
+    if time_budget:
+        recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
     specs = check_candidates(
         recipe.candidates, recipe.search.max_grid_points, catalogue(task_kind(schema_path))
     )
@@ -126,7 +121,9 @@ def run_train(
         timer.add("setup", timer.elapsed())
         prepared = prepare(data_path, schema_path, recipe, timer, register)
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
-            plan = make_plan(recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task)
+            plan = make_plan(
+                recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task, timer.started
+            )
             results = searched(specs, recipe, plan, run, timer)
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
@@ -190,38 +187,6 @@ def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
     return report
 
 
-def searched(
-    specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan, run: Run, timer: PhaseTimer
-) -> list[CandidateResult]:
-    """Every candidate's search, each recorded as a child run with a progress line as it finishes."""
-    total = planned_count(specs, recipe)
-    results = []
-    with Progress("search", total) as progress:
-        for i, result in enumerate(search_all(specs, recipe, plan), 1):
-            progress.advance(result.name)
-            results.append(_logged(i, total, result, run, timer))
-    return results
-
-
-def _logged(i: int, total: int, result: CandidateResult, run: Run, timer: PhaseTimer) -> CandidateResult:
-    """One candidate's child run, and its progress line `[ k/N] name ... cv_r2 ...`."""
-    timer.add(f"search: {result.name}", result.fit_seconds)
-    with timer.phase("logging"):
-        record.candidate(result, run)
-    log.info(
-        "[%2d/%d] %-22s grid %3d  cv_%s %.4f ± %.4f  %6.1f s",
-        i,
-        total,
-        result.name,
-        result.grid_size,
-        result.metric,
-        result.cv_mean,
-        result.cv_std,
-        result.fit_seconds,
-    )
-    return result
-
-
 def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selection:
     """The gates' verdict; the leaderboard is recorded whether or not a candidate passed."""
     try:
@@ -233,12 +198,16 @@ def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selec
     return selection
 
 
-def refit(winner: CandidateResult, prepared: Prepared) -> Pipeline:
-    """The winner's Pipeline at its best parameters, fitted on the whole training part."""
+def refit(winner: CandidateResult, prepared: Prepared, n_jobs: int = 1) -> Pipeline:
+    """The winner's Pipeline at its best parameters, fitted on the whole training part (a blend's
+    members side by side on `n_jobs` workers: 76 s one after the other under load)."""
+    from joblib import parallel_config
+
     schema, split, task = prepared.schema, prepared.split, prepared.task
     if winner.name == BLEND:
-        members = blend_params(winner.best_params, task.kind)
-        return blend_pipeline(members, schema, task.is_classification).fit(split.X_train, split.y_train)
+        blend = blend_pipeline(blend_params(winner.best_params, task.kind), schema, task.is_classification)
+        with parallel_config(n_jobs=n_jobs):
+            return blend.fit(split.X_train, split.y_train)
     spec = catalogue(task.kind)[winner.name]
     model = spec.make().set_params(**winner.best_params)
     return build_pipeline(schema, spec.encoding, model).fit(split.X_train, split.y_train)
@@ -262,7 +231,7 @@ def fitted(
 ) -> TrainingOutcome:
     """The winner refitted on the whole training part (calibrated and thresholded for a classifier)
     and scored on the holdout, recorded."""
-    model, finishing = finished(refit(selection.winner, prepared), recipe, prepared, plan)
+    model, finishing = finished(refit(selection.winner, prepared, recipe.n_jobs), recipe, prepared, plan)
     metrics, predictions = prepared.task.holdout_metrics(model, prepared.split.X_test, prepared.split.y_test)
     record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric)
     return TrainingOutcome(

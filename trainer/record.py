@@ -138,6 +138,11 @@ class _RunFrame:
         self.client.set_terminated(run_id, "FINISHED", end_time=self.end)
 
 
+def skipped(names: list[str]) -> None:
+    """The candidates the time budget left out, named on the parent run."""
+    mlflow.set_tag("skipped_candidates", ",".join(names))
+
+
 def candidate(result: CandidateResult, parent: Run) -> str:
     """One child run for the candidate (its real search start and end), one grandchild per grid point
     when the grid has more than one."""
@@ -150,6 +155,10 @@ def candidate(result: CandidateResult, parent: Run) -> str:
         {k: v for k, v in parent.data.tags.items() if k.startswith(("mlflow.user", "mlflow.source"))},
     )
     cid = frame.open(result.name, parent.info.run_id, "candidate", result.name)
+    if result.skipped:  # left out by the time budget: the reason, no score
+        frame.client.set_tag(cid, "skipped", result.skipped)
+        frame.close(cid)
+        return cid
     frame.client.log_batch(
         cid,
         metrics=[

@@ -5,9 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 TIE_DECIMALS = 10
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """A model's held-out predictions on every training row (each row predicted by the fold that
+    left it out); class probabilities in `classes` order for a classifier."""
+
+    predictions: np.ndarray
+    probabilities: np.ndarray | None = None
+    classes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,8 @@ class CandidateResult:
     metric: str = "r2"  # the selection metric
     greater_is_better: bool = True
     cv_metrics: dict[str, tuple[float, float]] = field(default_factory=dict)  # every metric: (mean, std)
+    oof: OutOfFold | None = field(default=None, repr=False, compare=False)  # at the best point
+    skipped: str = ""  # why the time budget left it out (no score then)
 
     @property
     def cv_r2_mean(self) -> float:

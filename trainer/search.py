@@ -1,10 +1,12 @@
-"""Cross-validated search per candidate (grid or two-stage) and the blend of the best; no MLflow here."""
+"""Cross-validated search per candidate (grid or two-stage), within the run's time budget, then the
+blend of the best; no MLflow here."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,69 +14,21 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, ParameterGrid, RandomizedSearchCV
 
-from trainer.candidates import CandidateSpec
-from trainer.classifiers import catalogue
+from trainer.blend import blend_members, search_blend
 from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
-from trainer.results import CandidateResult, param_label, rank
-from trainer.tasks import Task, sign
+from trainer.folds import FoldFit, _unprefix, fit_folds, fold_indices, param_label_raw, summarize, tabulate
+from trainer.plan import SearchPlan
+from trainer.results import CandidateResult, param_label
+from trainer.tasks import Task
 
 if TYPE_CHECKING:
-    from joblib import Memory
-    from sklearn.model_selection import BaseCrossValidator
     from sklearn.pipeline import Pipeline
 
-    from trainer.config import Recipe, SearchSettings
-    from trainer.schema import Schema
-    from trainer.split import Split
+    from trainer.candidates import CandidateSpec
+    from trainer.config import Recipe
 
-BLEND = "blend"
-BLEND_COMPLEXITY = 100
 Grid = dict[str, list[Any]]
-
-
-@dataclass(frozen=True)
-class SearchPlan:
-    """What every candidate's search shares: training rows, folds, schema and search settings."""
-
-    schema: Schema
-    X: pd.DataFrame
-    y: np.ndarray
-    groups: np.ndarray | None
-    cv: BaseCrossValidator
-    n_jobs: int
-    settings: SearchSettings
-    random_state: int
-    memory: Memory | None = None
-    task: Task = field(default_factory=Task)
-
-
-def fit_cache(directory: str) -> Memory | None:
-    """A preprocessing cache for local fits; none for Dask (remote workers cannot reach the folder)."""
-    from joblib import Memory
-
-    from trainer.distributed import active_scheduler
-
-    return None if active_scheduler() else Memory(directory, verbose=0)
-
-
-def make_plan(
-    recipe: Recipe, schema: Schema, split: Split, memory: Memory | None = None, task: Task | None = None
-) -> SearchPlan:
-    """The search plan for a recipe on a split's training part (its task's CV splitter and scorers)."""
-    task = task or Task()
-    return SearchPlan(
-        schema=schema,
-        X=split.X_train,
-        y=split.y_train,
-        groups=split.groups,
-        cv=task.make_cv(recipe.cv, split.groups is not None, split.y_train),
-        n_jobs=recipe.n_jobs,
-        settings=recipe.search,
-        random_state=recipe.cv.random_state,
-        memory=memory,
-        task=task,
-    )
 
 
 def planned_count(specs: list[CandidateSpec], recipe: Recipe) -> int:
@@ -85,13 +39,17 @@ def planned_count(specs: list[CandidateSpec], recipe: Recipe) -> int:
 
 
 def search_all(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> Iterator[CandidateResult]:
-    """Each candidate's result as soon as it is known, then the blend of the best (if asked for)."""
+    """Each candidate's result as soon as it is known (skipped ones too), then the blend of the best
+    (if asked for). Under a time budget the cheapest candidates go first."""
     results = []
+    if plan.budget.limited:
+        specs = sorted(specs, key=lambda spec: spec.complexity)
     for spec in specs:
         result = search_candidate(spec, recipe.candidates[spec.name], plan)
         results.append(result)
         yield result
-    members = blend_members(results, recipe.search.blend_top, recipe.gates.baseline)
+    searched = [r for r in results if not r.skipped]
+    members = blend_members(searched, recipe.search.blend_top, recipe.gates.baseline)
     if recipe.search.blend_top >= 2 and len(members) >= 2:
         yield search_blend(members, plan)
 
@@ -99,27 +57,93 @@ def search_all(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> 
 def search_candidate(spec: CandidateSpec, grid: Grid, plan: SearchPlan) -> CandidateResult:
     """Cross-validated search over one candidate (no refit); any fit error names candidate and params.
 
-    `grid` tries every point. `two_stage` samples `n_iter` points at random, then tries the
+    `grid` fits every point on every fold once and keeps the best point's out-of-fold predictions
+    (a blend is scored from them). `two_stage` samples `n_iter` points at random, then tries the
     grid's neighbours of the best one (each parameter's adjacent values): fewer fits on big grids.
+    Under a time budget the first fits estimate the rest: a candidate that would not finish in
+    time is returned skipped, with the reason.
     """
     pipeline = build_pipeline(plan.schema, spec.encoding, spec.make(), memory=plan.memory)
+    if plan.settings.strategy == "two_stage" and len(ParameterGrid(grid)) > plan.settings.n_iter:
+        started, wall = time.perf_counter(), time.time()
+        results = _two_stage(spec.name, grid, pipeline, plan)
+        timing = (time.perf_counter() - started, wall)
+        return summarize(spec.name, spec.complexity, results, timing, plan.task, plan.cv.get_n_splits())
+    return _grid_search(spec, grid, pipeline, plan)
+
+
+def _two_stage(name: str, grid: Grid, pipeline: Pipeline, plan: SearchPlan) -> pd.DataFrame:
+    random = RandomizedSearchCV(
+        pipeline,
+        prefixed(grid),
+        n_iter=plan.settings.n_iter,
+        random_state=plan.random_state,
+        **_cv_kwargs(plan),
+    )
+    broad = _run_search(name, grid, random, pipeline, plan)
+    column = f"mean_test_{plan.task.score_column()}"
+    best = _unprefix(broad["params"][int(np.argmax(broad[column]))])
+    fine_search = GridSearchCV(pipeline, [prefixed(_neighbours(grid, best))], **_cv_kwargs(plan))
+    fine = _run_search(name, grid, fine_search, pipeline, plan)
+    results = pd.concat([pd.DataFrame(broad), pd.DataFrame(fine)], ignore_index=True)
+    return results.loc[~results["params"].map(param_label_raw).duplicated()].reset_index(drop=True)
+
+
+def _grid_search(spec: CandidateSpec, grid: Grid, pipeline: Pipeline, plan: SearchPlan) -> CandidateResult:
     started, wall = time.perf_counter(), time.time()
-    n_iter = plan.settings.n_iter
-    if plan.settings.strategy == "two_stage" and len(ParameterGrid(grid)) > n_iter:
-        random = RandomizedSearchCV(
-            pipeline, prefixed(grid), n_iter=n_iter, random_state=plan.random_state, **_cv_kwargs(plan)
-        )
-        broad = _run_search(spec.name, grid, random, pipeline, plan)
-        column = f"mean_test_{plan.task.score_column()}"
-        best = _unprefix(broad["params"][int(np.argmax(broad[column]))])
-        fine_search = GridSearchCV(pipeline, [prefixed(_neighbours(grid, best))], **_cv_kwargs(plan))
-        fine = _run_search(spec.name, grid, fine_search, pipeline, plan)
-        results = pd.concat([pd.DataFrame(broad), pd.DataFrame(fine)], ignore_index=True)
-        results = results.loc[~results["params"].map(param_label_raw).duplicated()].reset_index(drop=True)
-    else:
-        search = GridSearchCV(pipeline, [prefixed(grid)], **_cv_kwargs(plan))
-        results = pd.DataFrame(_run_search(spec.name, grid, search, pipeline, plan))
-    return _summarize(spec.name, spec.complexity, results, time.perf_counter() - started, wall, plan)
+    points = list(ParameterGrid(prefixed(grid)))
+    folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
+    jobs = [(p, f) for p in range(len(points)) for f in range(len(folds))]
+    run = partial(fit_folds, pipeline, points, (plan.X, plan.y), settings=(folds, plan.n_jobs))
+    fits: list[FoldFit] = []
+    budget = plan.budget
+    if budget.limited:
+        if budget.left() <= 0:
+            return skipped(spec, budget.reason(None), wall, plan.task)
+        probe = jobs[: budget.workers]
+        fits = run(probe)
+        _raise_failed(spec.name, points, fits)
+        needed = budget.estimate(time.perf_counter() - started, fits, len(jobs), len(folds))
+        if not budget.admits(needed):
+            return skipped(spec, budget.reason(needed), wall, plan.task)
+        jobs = jobs[len(probe) :]
+    fits += run(jobs)
+    _raise_failed(spec.name, points, fits)
+    results, oofs = tabulate(points, fits, folds, plan.task, plan.y)
+    timing = (time.perf_counter() - started, wall)
+    result = summarize(spec.name, spec.complexity, results, timing, plan.task, len(folds))
+    return replace(result, oof=oofs[_best_index(results, plan)])
+
+
+def skipped(spec: CandidateSpec, reason: str, wall: float, task: Task) -> CandidateResult:
+    """A candidate the time budget left out: no score, the reason on its run."""
+    nan = float("nan")
+    return CandidateResult(
+        name=spec.name,
+        complexity=spec.complexity,
+        grid_size=0,
+        best_params={},
+        cv_mean=nan,
+        cv_std=nan,
+        fit_seconds=time.time() - wall,
+        estimator_seconds=0.0,
+        cv_results=pd.DataFrame(),
+        started_at=wall,
+        metric=task.metric,
+        greater_is_better=task.greater_is_better,
+        skipped=reason,
+    )
+
+
+def _raise_failed(name: str, points: list[dict[str, Any]], fits: list[FoldFit]) -> None:
+    failed = next((f for f in fits if f.error is not None), None)
+    if failed is not None:
+        label = param_label_raw(points[failed.point])
+        raise TrainerError(f"candidate '{name}' failed to fit with {label}: {failed.error}")
+
+
+def _best_index(results: pd.DataFrame, plan: SearchPlan) -> int:
+    return int(np.argmax(results[f"mean_test_{plan.task.score_column()}"].to_numpy()))
 
 
 def prefixed(grid: Grid) -> Grid:
@@ -130,11 +154,6 @@ def prefixed(grid: Grid) -> Grid:
 def _cv_kwargs(plan: SearchPlan) -> dict[str, Any]:
     scoring = plan.task.search_scoring()
     return {"scoring": scoring, "cv": plan.cv, "refit": False, "error_score": "raise", "n_jobs": plan.n_jobs}
-
-
-def param_label_raw(params: dict[str, Any]) -> str:
-    """`param_label` of a Pipeline-prefixed grid point."""
-    return param_label(_unprefix(params))
 
 
 def _neighbours(grid: Grid, best: dict[str, Any]) -> Grid:
@@ -155,102 +174,6 @@ def _run_search(name: str, grid: Grid, search: Any, pipeline: Pipeline, plan: Se
             f"candidate '{name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {one_line(exc)}"
         ) from exc
     return search.cv_results_
-
-
-def _summarize(
-    name: str, complexity: int, results: pd.DataFrame, elapsed: float, wall: float, plan: SearchPlan
-) -> CandidateResult:
-    task = plan.task
-    scores = results[f"mean_test_{task.score_column()}"].to_numpy()
-    if not np.all(np.isfinite(scores)):
-        raise TrainerError(f"candidate '{name}' produced a non-finite CV score")
-    best = int(np.argmax(scores))
-    cv_metrics = {
-        m: (
-            sign(m) * float(results[f"mean_test_{task.score_column(m)}"].iloc[best]),
-            float(results[f"std_test_{task.score_column(m)}"].iloc[best]),
-        )
-        for m in task.metrics
-    }
-    best_params = _unprefix(results["params"].iloc[best])
-    results = results.assign(params=[param_label_raw(p) for p in results["params"]])
-    folds = plan.cv.get_n_splits()
-    estimator_seconds = float((results["mean_fit_time"] + results["mean_score_time"]).sum() * folds)
-    return CandidateResult(
-        name=name,
-        complexity=complexity,
-        grid_size=len(results),
-        best_params=best_params,
-        cv_mean=cv_metrics[task.metric][0],
-        cv_std=cv_metrics[task.metric][1],
-        fit_seconds=elapsed,
-        estimator_seconds=estimator_seconds,
-        cv_results=results,
-        started_at=wall,
-        metric=task.metric,
-        greater_is_better=task.greater_is_better,
-        cv_metrics=cv_metrics,
-    )
-
-
-def blend_pipeline(
-    members: list[tuple[CandidateSpec, dict[str, Any]]], schema: Schema, classify: bool = False
-) -> Pipeline:
-    """An averaging VotingRegressor (or soft-voting VotingClassifier) of whole member Pipelines,
-    itself inside a Pipeline."""
-    from sklearn.ensemble import VotingClassifier, VotingRegressor
-    from sklearn.pipeline import Pipeline
-
-    estimators = [
-        (spec.name, build_pipeline(schema, spec.encoding, spec.make().set_params(**params)))
-        for spec, params in members
-    ]
-    voting = VotingClassifier(estimators, voting="soft") if classify else VotingRegressor(estimators)
-    return Pipeline([("model", voting)])
-
-
-def blend_members(results: list[CandidateResult], top: int, exclude: str) -> list[CandidateResult]:
-    """The `top` best candidates by the ranking rule (the baseline excluded)."""
-    return rank([r for r in results if r.name != exclude])[:top]
-
-
-def blend_params(
-    winner_params: dict[str, Any], task: str = "regression"
-) -> list[tuple[CandidateSpec, dict[str, Any]]]:
-    """A blend's recorded parameters back into (member spec, member parameters) pairs."""
-    return [
-        (
-            catalogue(task)[name],
-            {k.split("__", 1)[1]: v for k, v in winner_params.items() if k.startswith(f"{name}__")},
-        )
-        for name in winner_params["members"]
-    ]
-
-
-def search_blend(members: list[CandidateResult], plan: SearchPlan) -> CandidateResult:
-    """Score the blend of the best members with the same CV, like any other candidate."""
-    specs = catalogue(plan.task.kind)
-    pipeline = blend_pipeline(
-        [(specs[m.name], m.best_params) for m in members], plan.schema, plan.task.is_classification
-    )
-    started, wall = time.perf_counter(), time.time()
-    search = GridSearchCV(pipeline, [{}], **_cv_kwargs(plan))
-    results = pd.DataFrame(_run_search(BLEND, {}, search, pipeline, plan))
-    results["params"] = [{"members": "+".join(m.name for m in members)}] * len(results)
-    result = _summarize(BLEND, BLEND_COMPLEXITY, results, time.perf_counter() - started, wall, plan)
-    best_params = {
-        "members": [m.name for m in members],
-        **{f"{m.name}__{k}": v for m in members for k, v in m.best_params.items()},
-    }
-    return CandidateResult(**{**vars(result), "best_params": best_params})
-
-
-def _unprefix(params: dict[str, Any]) -> dict[str, Any]:
-    return {k.removeprefix("model__"): _plain(v) for k, v in params.items()}
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _failing_params(pipeline: Pipeline, grid: Grid, plan: SearchPlan) -> dict[str, Any]:
