@@ -90,17 +90,8 @@ def _init_parser(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing drafts")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """All subcommands; kept import-light so `--help` answers instantly."""
-    parser = Parser(prog="trainer", description=__doc__, epilog=EPILOG)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    _init_parser(sub)
-
-    p = sub.add_parser("validate", help="run the data contract alone", epilog=EPILOG)
-    _inputs(p)
-
+def _train_parser(sub: Any) -> None:
+    """`trainer train`'s options."""
     p = sub.add_parser("train", help="contract, search, select and register", epilog=EPILOG)
     _inputs(p)
     p.add_argument("--no-register", action="store_true", help="select but do not register a model version")
@@ -116,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("TRAINER_DASK_SCHEDULER"),
         help="run the CV fits on a Dask cluster (tcp://HOST:PORT; env TRAINER_DASK_SCHEDULER)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands; kept import-light so `--help` answers instantly."""
+    parser = Parser(prog="trainer", description=__doc__, epilog=EPILOG)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _init_parser(sub)
+
+    p = sub.add_parser("validate", help="run the data contract alone", epilog=EPILOG)
+    _inputs(p)
+
+    _train_parser(sub)
 
     p = sub.add_parser(
         "promote", help="move an alias to a version if it scores at least as well", epilog=EPILOG

@@ -31,6 +31,7 @@ from trainer.timing import PhaseTimer
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
+    from trainer.candidates import CandidateSpec
     from trainer.config import Recipe
     from trainer.features import FeatureSummary
     from trainer.finish import Finishing
@@ -100,12 +101,7 @@ def run_train(
     """The whole training path inside one parent run; FAILED (with reason) on any error."""
     timer = PhaseTimer()
     tracking.quiet_libraries()
-    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), task_kind(schema_path))
-    if time_budget:
-        recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
-    specs = check_candidates(
-        recipe.candidates, recipe.search.max_grid_points, catalogue(task_kind(schema_path))
-    )
+    recipe, specs = loaded(recipe_path, schema_path, time_budget)
     tracking.check_tracking_store()
     launched = tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
@@ -140,6 +136,18 @@ def run_train(
         with Progress("promotion"):  # only once the version is `passed`: a promotion never races it
             outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
     return replace(outcome, timings=phases)
+
+
+def loaded(
+    recipe_path: Path, schema_path: Path, time_budget: float | None
+) -> tuple[Recipe, list[CandidateSpec]]:
+    """The recipe with its names, its task's grids and `--time-budget` (in place of its
+    `search.time_budget`, when given), and its candidates checked against the catalogue."""
+    kind = task_kind(schema_path)
+    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), kind)
+    if time_budget:
+        recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
+    return recipe, check_candidates(recipe.candidates, recipe.search.max_grid_points, catalogue(kind))
 
 
 def promoted(
