@@ -244,8 +244,10 @@ def run_automl(report: Report, args: argparse.Namespace, recipe: Path, full: dic
         report.print("g. AutoML skipped: a. did not run and no --automl-budget was given")
         report.print()
         return
-    report.results["automl"] = section_automl(report, recipe, args.out, budget, full)
-    report.save()
+    automl = section_automl(report, recipe, args.out, budget, full)
+    if automl is not None:
+        report.results["automl"] = automl
+        report.save()
 
 
 def run_sections(report: Report, args: argparse.Namespace, recipe: Path, sizes: list[int], reps: int) -> None:

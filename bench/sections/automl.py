@@ -25,6 +25,11 @@ def flaml_once(recipe: Path, budget_s: float, out_dir: Path) -> dict[str, Any]:
     return {"process": asdict(m), "summary": json.loads(json_path.read_text())}
 
 
+def flaml_installed() -> bool:
+    """Whether the benchmark's interpreter imports FLAML (bench/requirements.txt; `make bench` installs it)."""
+    return subprocess.run([PYTHON, "-c", "import flaml"], capture_output=True, check=False).returncode == 0
+
+
 def cli_has_time_budget() -> bool:
     """Whether `trainer train` takes --time-budget (read from its --help, so this works before it lands)."""
     done = subprocess.run(
@@ -64,7 +69,14 @@ def _rows(
 
 def section_automl(
     report: Report, recipe: Path, out_dir: Path, default_wall: float, full: dict[str, Any] | None
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """FLAML, then the anytime run; None (after saying why) when FLAML is not installed."""
+    if not flaml_installed():
+        report.print(
+            f"g. AutoML skipped: {PYTHON} cannot import flaml (`make bench` installs bench/requirements.txt)"
+        )
+        report.print()
+        return None
     budgets = automl_budgets(default_wall)
     report.progress(f"g. FLAML AutoML, time_budget {budgets['automl_s']:.1f} s")
     flaml = flaml_once(recipe, budgets["automl_s"], out_dir)
