@@ -39,7 +39,13 @@ lint: venv
 imports: venv
 	$(BIN)/python tests/test_architecture.py
 
-bench: venv
+# The benchmark's own packages (bench/requirements.txt: FLAML for section g.) join the product's in one
+# pip call, so pip refuses a benchmark pin that would change a product pin (see that file).
+$(VENV)/.bench-installed: $(VENV)/.installed requirements.txt bench/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r bench/requirements.txt
+	touch $@
+
+bench: venv $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
 
 # Team tracking server: PostgreSQL + `mlflow server` on 127.0.0.1:5000 (see deploy/README.md).

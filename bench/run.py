@@ -5,6 +5,8 @@ One command, from the project root:
     .venv/bin/python bench/run.py                    # everything (~25 min on 2 cores)
     .venv/bin/python bench/run.py --quick            # smoke run: small recipe, 2k/20k rows, 1 rep
     .venv/bin/python bench/run.py --sizes 10000,100000,1000000 --reps 3 --skip-scaling
+    .venv/bin/python bench/run.py --sections full,automl      # a. then g. alone (FLAML gets a.'s wall)
+    .venv/bin/python bench/run.py --sections automl --automl-budget 110   # g. alone, budget given
 
 It prints plain-text tables (also written to bench/out/report.txt) and writes every number to
 bench/out/results.json (bench/out/ is git-ignored). Sections:
@@ -34,7 +36,7 @@ a. Full default run: `mlflow run . --env-manager local` (PATH with .venv/bin fir
    `search_idle = time_search_s - fit_wall` is listed on its own, since a bare script pays it too.
 
 b. Bare scikit-learn (bench/bare.py): the same searches from the same recipe with no contract, no
-   tracking, no registry; wall ratio ours / bare (target <= 1.2). Also run with the trainer's
+   tracking, no registry; wall ratio ours / bare (target <= 0.8). Also run with the trainer's
    joblib.Memory preprocessing cache (--cache) to show what the cache costs or saves.
 c. Scaling on synthetic data (bench.synthetic; 10k, 100k, 1M rows by default): contract, feature
    and one-fit times (HistGradientBoosting and XGBoost with the recipe's parameters), peak memory,
@@ -46,6 +48,21 @@ e. Search strategy (bench/strategy.py): the recipe option `search.strategy: two_
    plain grid on wider grids (4 values per parameter): best CV R², grid points tried, wall time.
 f. Dask: `python -m trainer train --no-register` on local processes against the same with
    `--dask-scheduler` on an in-process 2-worker LocalCluster (wall, search time, same best CV R²).
+g. AutoML (bench/automl.py, FLAML from bench/requirements.txt, which `make bench` installs): FLAML's
+   AutoML on the same holdout split and the same CV folds as the recipe (bench/bare.py's helpers;
+   FLAML gets the KFold object as split_type with eval_method "cv"), with time_budget = the wall of
+   a. in this run (or --automl-budget): its best CV R² (1 - best_loss, the mean fold R²) and the
+   holdout R² of its refit model. Then the trainer's anytime run, `python -m trainer train
+   --time-budget T --no-register` with T = a third of that wall, into a fresh store: its logged
+   best_cv_r2. Target: the trainer at 1/3 wall >= FLAML at the full wall. When `trainer train --help`
+   shows no --time-budget, the anytime run is reported "not available".
+
+Targets (table at the end): default run wall <= 120 s and best CV R² >= 0.5644; overhead <= 10 %;
+wall ratio ours / bare <= 0.8; 1M rows <= 10 min and <= 8 GiB; anytime quality (g.).
+
+Sections to run: all by default; `--sections NAME[,NAME...]` runs only those named (startup, full,
+bare, cache, parallel, strategy, dask, automl, scaling; cache and parallel bring bare along), and each
+`--skip-NAME` flag drops one.
 
 Short phases are repeated (--reps; start-up timings at least 5 times) and the median is reported.
 Other work on the machine slows a benchmark down badly on 2 cores (an OpenMP fit whose second thread
@@ -80,6 +97,7 @@ from bench.constants import BENCH, DEFAULT_SIZES, QUICK_CANDIDATES, QUICK_SIZES,
 from bench.machine import machine, print_machine  # noqa: E402
 from bench.measure import QUIET  # noqa: E402
 from bench.report import Report  # noqa: E402
+from bench.sections.automl import section_automl  # noqa: E402
 from bench.sections.bare import bare_runs, section_bare  # noqa: E402
 from bench.sections.dask import section_dask  # noqa: E402
 from bench.sections.full import section_full  # noqa: E402
@@ -88,6 +106,9 @@ from bench.sections.scaling import section_scaling  # noqa: E402
 from bench.sections.startup import section_startup  # noqa: E402
 from bench.sections.strategy import section_strategy  # noqa: E402
 from bench.sections.targets import targets  # noqa: E402
+
+# Section names for --sections, in run order (cache and parallel are parts of bare and need its run).
+SECTIONS = ("startup", "full", "bare", "cache", "parallel", "strategy", "dask", "automl", "scaling")
 
 
 def quick_recipe(recipe: Path, tmp: Path) -> Path:
@@ -108,6 +129,28 @@ def parse_sizes(text: str) -> list[int]:
             "--sizes: every size must be at least 100 rows (the contract's minimum)"
         )
     return sizes
+
+
+def parse_sections(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = sorted(set(names) - set(SECTIONS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"--sections: unknown section(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SECTIONS)}"
+        )
+    return names
+
+
+def apply_sections(args: argparse.Namespace) -> None:
+    """--sections: skip every section not named (cache and parallel bring bare along)."""
+    if args.sections is None:
+        return
+    wanted = set(args.sections)
+    if wanted & {"cache", "parallel"}:
+        wanted.add("bare")
+    for name in SECTIONS:
+        if name not in wanted:
+            setattr(args, f"skip_{name}", True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-scaling", action="store_true", help="skip c. (synthetic data scaling)")
     parser.add_argument("--skip-strategy", action="store_true", help="skip e. (grid against two-stage)")
     parser.add_argument("--skip-dask", action="store_true", help="skip f. (local against a LocalCluster)")
+    parser.add_argument("--skip-automl", action="store_true", help="skip g. (FLAML and the anytime run)")
+    parser.add_argument(
+        "--sections",
+        type=parse_sections,
+        help=f"run only these sections (comma-separated) of: {', '.join(SECTIONS)}; the --skip-* flags still apply",
+    )
+    parser.add_argument(
+        "--automl-budget",
+        type=float,
+        help="g.: FLAML's time budget in seconds (default: the measured wall of a. in this run; "
+        "required when a. is skipped); the trainer's anytime run gets a third of it",
+    )
     parser.add_argument(
         "--out", type=Path, default=BENCH / "out", help="output directory (default bench/out)"
     )
@@ -182,6 +237,19 @@ def run_bare(report: Report, args: argparse.Namespace, recipe: Path, workers: in
         report.save()
 
 
+def run_automl(report: Report, args: argparse.Namespace, recipe: Path, full: dict[str, Any] | None) -> None:
+    """Section g., with FLAML's budget from --automl-budget or else this run's a. (skipped without either)."""
+    budget = args.automl_budget or (full["wall_s_median"] if full else None)
+    if budget is None:
+        report.print("g. AutoML skipped: a. did not run and no --automl-budget was given")
+        report.print()
+        return
+    automl = section_automl(report, recipe, args.out, budget, full)
+    if automl is not None:
+        report.results["automl"] = automl
+        report.save()
+
+
 def run_sections(report: Report, args: argparse.Namespace, recipe: Path, sizes: list[int], reps: int) -> None:
     """Every section not skipped, in order, saving the results after each."""
     workers = describe_recipe(report, args, recipe, sizes, reps)
@@ -201,6 +269,8 @@ def run_sections(report: Report, args: argparse.Namespace, recipe: Path, sizes: 
     if not args.skip_dask:
         report.results["dask"] = section_dask(report, recipe, args.out)
         report.save()
+    if not args.skip_automl:
+        run_automl(report, args, recipe, full)
     if not args.skip_scaling:
         report.results["scaling"] = section_scaling(
             report, recipe, sizes, reps, 1 if args.quick else args.large_reps, args.out
@@ -214,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.reps < 1 or args.large_reps < 1 or args.full_reps < 1:
         parser.error("repetitions must be at least 1")
+    apply_sections(args)
+    if args.sections and "automl" in args.sections and args.skip_full and not args.automl_budget:
+        parser.error(
+            "--sections automl without full: pass --automl-budget SECONDS (a.'s wall is the default)"
+        )
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
     reps = 1 if args.quick else args.reps
     if shutil.which("mlflow", path=str(VENV_BIN)) is None and not args.skip_full:

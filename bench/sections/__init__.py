@@ -1,1 +1,1 @@
-"""One module per benchmark section (start-up, a. full run, b. bare, c. scaling, d. parallel, e., f., targets)."""
+"""One module per benchmark section (start-up, a. full run, b. bare, c. scaling, d. parallel, e., f., g. automl, targets)."""
