@@ -10,6 +10,7 @@ fit at all, and the scores are those GridSearchCV gives (the same scorers on the
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,20 @@ def fit_folds(
     folds, n_jobs = settings
     parallel = Parallel(n_jobs=n_jobs)
     return list(parallel(delayed(fit_fold)(pipeline, points[p], data, (p, f, folds)) for p, f in jobs))
+
+
+def stream_fits(
+    tasks: list[tuple[Pipeline, dict[str, Any], int, int]],
+    data: tuple[pd.DataFrame, np.ndarray],
+    folds: Folds,
+    n_jobs: int,
+) -> Generator[FoldFit]:
+    """(pipeline, params, point, fold) fits of several candidates as one stream, in order: the next
+    candidate's first folds start while this one's last fold runs. Searched one candidate at a time,
+    5 folds on 2 workers leave one worker idle for the fifth fold of every candidate (a sixth of a
+    one-point grid's time)."""
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    yield from parallel(delayed(fit_fold)(pipe, params, data, (p, f, folds)) for pipe, params, p, f in tasks)
 
 
 def scores(task: Task, y: np.ndarray, folds: Folds, oof: OutOfFold) -> dict[str, list[float]]:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +18,16 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, RandomizedSearc
 from trainer.blend import blend_members, search_blend
 from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
-from trainer.folds import FoldFit, _unprefix, fit_folds, fold_indices, param_label_raw, summarize, tabulate
+from trainer.folds import (
+    FoldFit,
+    _unprefix,
+    fit_folds,
+    fold_indices,
+    param_label_raw,
+    stream_fits,
+    summarize,
+    tabulate,
+)
 from trainer.plan import SearchPlan
 from trainer.results import CandidateResult, param_label
 from trainer.tasks import Task
@@ -44,8 +54,13 @@ def search_all(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> 
     results = []
     if plan.budget.limited:
         specs = sorted(specs, key=lambda spec: spec.complexity)
-    for spec in specs:
-        result = search_candidate(spec, recipe.candidates[spec.name], plan)
+    one_by_one = plan.budget.limited or plan.settings.strategy != "grid"
+    searches = (
+        (search_candidate(spec, recipe.candidates[spec.name], plan) for spec in specs)
+        if one_by_one
+        else _streamed(specs, recipe, plan)
+    )
+    for result in searches:
         results.append(result)
         yield result
     searched = [r for r in results if not r.skipped]
@@ -133,6 +148,33 @@ def skipped(spec: CandidateSpec, reason: str, wall: float, task: Task) -> Candid
         greater_is_better=task.greater_is_better,
         skipped=reason,
     )
+
+
+def _streamed(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> Iterator[CandidateResult]:
+    """Every candidate's grid as one stream of fold fits on the plan's workers; each candidate's
+    result as soon as its last fold is in (its seconds: since the previous candidate's)."""
+    folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
+    grids = [list(ParameterGrid(prefixed(recipe.candidates[spec.name]))) for spec in specs]
+    pipelines = [build_pipeline(plan.schema, s.encoding, s.make(), memory=plan.memory) for s in specs]
+    tasks = [
+        (pipelines[c], params, p, f)
+        for c, points in enumerate(grids)
+        for p, params in enumerate(points)
+        for f in range(len(folds))
+    ]
+    stream = stream_fits(tasks, (plan.X, plan.y), folds, plan.n_jobs)
+    started, wall = time.perf_counter(), time.time()
+    try:
+        for c, spec in enumerate(specs):
+            fits = list(islice(stream, len(grids[c]) * len(folds)))
+            _raise_failed(spec.name, grids[c], fits)
+            results, oofs = tabulate(grids[c], fits, folds, plan.task, plan.y)
+            timing = (time.perf_counter() - started, wall)
+            result = summarize(spec.name, spec.complexity, results, timing, plan.task, len(folds))
+            yield replace(result, oof=oofs[_best_index(results, plan)])
+            started, wall = time.perf_counter(), time.time()
+    finally:
+        stream.close()  # a failed fit or a signal: the fits not yet started are dropped
 
 
 def _raise_failed(name: str, points: list[dict[str, Any]], fits: list[FoldFit]) -> None:
