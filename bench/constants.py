@@ -12,7 +12,16 @@ PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.exe
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000, 20_000)
 QUICK_CANDIDATES = ("dummy", "linear", "ridge", "hist_gradient_boosting", "xgboost")
-PACKAGES = ("scikit-learn", "pandas", "numpy", "great-expectations", "mlflow", "xgboost-cpu", "catboost")
+PACKAGES = (
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "great-expectations",
+    "mlflow",
+    "xgboost-cpu",
+    "catboost",
+    "lightgbm",
+)
 TARGET_OVERHEAD = 0.10
 TARGET_RATIO = 1.2
 TARGET_DEFAULT_WALL_S = 120.0
