@@ -161,9 +161,9 @@ def test_target_rows_with_every_section() -> None:
     assert target_rows(results(), [10_000, 1_000_000]) == [
         ["default run: mlflow run . wall", "100 s", "<= 120 s", "met"],
         ["default run: best CV R2", "0.5700", ">= 0.5644", "met"],
-        ["overhead outside estimator fits", "8.0%", "<= 10%", "met"],
+        ["overhead outside estimator fits", "8.0%", "<= 15%", "met"],
         ["wall ratio ours / bare scikit-learn", "1.25", "<= 0.8", "NOT met"],
-        ["1,000,000 rows: contract + features + HGB fit", "500 s", "<= 600 s", "met"],
+        ["1,000,000 rows: contract + features + HGB fit", "500 s", "<= 180 s", "NOT met"],
         ["1,000,000 rows: peak memory", "9.00 GiB", "<= 8 GiB", "NOT met"],
         [
             "anytime quality: trainer CV R2 at 1/3 wall",
@@ -176,8 +176,8 @@ def test_target_rows_with_every_section() -> None:
 
 
 def test_targets_on_the_boundary_are_met() -> None:
-    rows = target_rows(results(fraction=0.10, bare_ratio=0.8, anytime=0.555), [1_000_000])
-    assert ["overhead outside estimator fits", "10.0%", "<= 10%", "met"] in rows
+    rows = target_rows(results(fraction=0.15, bare_ratio=0.8, anytime=0.555), [1_000_000])
+    assert ["overhead outside estimator fits", "15.0%", "<= 15%", "met"] in rows
     assert ["wall ratio ours / bare scikit-learn", "0.80", "<= 0.8", "met"] in rows
     assert ["default run: best CV R2", "0.5700", ">= 0.5644", "met"] in target_rows(results(), [10_000])
     data = results()

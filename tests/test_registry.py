@@ -118,7 +118,7 @@ def test_register_version_with_tags_card_and_load(
 
 @pytest.mark.unit
 def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A serving environment gets exact pins of the core stack, and XGBoost/CatBoost only if used."""
+    """A serving environment gets exact pins of the core stack, and XGBoost/CatBoost/LightGBM only if used."""
     from importlib import metadata
 
     from trainer import environment
@@ -142,6 +142,7 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
     assert names(pipeline("linear")) == names(pipeline("hist_gradient_boosting")) == core
     assert names(pipeline("xgboost")) == core | {"xgboost-cpu"}
     assert names(pipeline("catboost")) == core | {"catboost"}  # found through the adapter
+    assert names(pipeline("lightgbm")) == core | {"lightgbm"}
     assert names(blend) == core | {"xgboost-cpu", "catboost"}
 
     real = metadata.version

@@ -54,7 +54,7 @@ pytestmark = pytest.mark.system
 EXPERIMENT = "reproducibility"
 MODEL = "reproducibility-model"
 RAW_DIGEST = sha256(RAW_CSV)
-# Deterministic but non-trivial: seeded tree ensembles and all three boosting libraries (small
+# Deterministic but non-trivial: seeded tree ensembles and all four boosting libraries (small
 # grids), next to linear models, searched in parallel (n_jobs 2) with the blend of the top two.
 CANDIDATES = {
     "dummy": {},
@@ -64,6 +64,7 @@ CANDIDATES = {
     "hist_gradient_boosting": {"max_iter": [40], "learning_rate": [0.1]},
     "xgboost": {"n_estimators": [40], "max_depth": [3], "subsample": [0.8]},
     "catboost": {"iterations": [60], "depth": [4]},
+    "lightgbm": {"n_estimators": [40], "num_leaves": [7], "subsample": [0.8], "subsample_freq": [1]},
 }
 SEARCH = {"strategy": "grid", "blend_top": 2}
 # What may differ between two trainings of the same inputs (the rest of the version's tags may not).

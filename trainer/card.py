@@ -149,7 +149,7 @@ def _alias_note(ctx: TrainingContext, name: str, version: str) -> str:
 def _loading_section(ctx: TrainingContext, name: str, version: str, serialization: str) -> str:
     pickle_note = (
         "Serialized with **skops**; the trusted types are declared explicitly at logging time "
-        "(CatBoost/XGBoost boosters inside are restored through their own pickle state)."
+        "(CatBoost/XGBoost/LightGBM boosters inside are restored through their own pickle state)."
         if serialization == "skops"
         else "Serialized with **cloudpickle**: only load it from a registry you trust."
     )

@@ -68,6 +68,13 @@ CLASSIFIERS: dict[str, CandidateSpec] = {
             "native",
             12,
         ),
+        # LightGBM encodes any labels itself (classes_ keeps the originals): no adapter needed
+        CandidateSpec(
+            "lightgbm",
+            estimator("lightgbm.LGBMClassifier", random_state=SEED, n_jobs=1, verbose=-1),
+            "onehot",
+            13,
+        ),
     )
 }
 

@@ -6,7 +6,7 @@
 1. connects a `dask.distributed.Client` (failing with one `TrainerError` line, exit 1, when the
    scheduler cannot be reached or has no workers);
 2. checks every worker against this process: the libraries that fit the models (scikit-learn,
-   numpy, pandas, scipy, joblib, xgboost, catboost) must have the same versions, otherwise the CV
+   numpy, pandas, scipy, joblib, xgboost, catboost, lightgbm) must have the same versions, otherwise the CV
    scores would not be those of a local run; and the `trainer` package must be importable with the
    same source. Workers that cannot import `trainer` at all get this checkout uploaded as a zip
    (`Client.upload_file`); workers that import a *different* `trainer` are refused, because

@@ -26,6 +26,7 @@ MODEL_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "jo
 ESTIMATOR_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "xgboost": ("xgboost-cpu", "xgboost"),
     "catboost": ("catboost",),
+    "lightgbm": ("lightgbm",),
 }
 AUDIT_DISTRIBUTIONS = (
     *MODEL_DISTRIBUTIONS,
@@ -38,6 +39,9 @@ TRUSTED_TYPE_PREFIXES = (
     "numpy.",
     "sklearn.",
     *(f"{library}." for library in ESTIMATOR_DISTRIBUTIONS),
+    # a fitted LightGBM Booster's `best_score` is a defaultdict(OrderedDict): skops records the factory
+    # as this type (measured: without it every LightGBM model fell back to cloudpickle)
+    "collections.OrderedDict",
 )
 
 
@@ -62,7 +66,7 @@ def libraries_in(pipeline: BaseEstimator) -> set[str]:
 
 
 def model_requirements(pipeline: Pipeline) -> list[str]:
-    """Exact pins of what loading this model needs: the core stack, plus XGBoost/CatBoost if used."""
+    """Exact pins of what loading this model needs: the core stack, plus XGBoost/CatBoost/LightGBM if used."""
     used = libraries_in(pipeline) & ESTIMATOR_DISTRIBUTIONS.keys()
     pins = distribution_versions(MODEL_DISTRIBUTIONS)
     for library in sorted(used):

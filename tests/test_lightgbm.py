@@ -1,0 +1,106 @@
+"""The LightGBM candidate: the catalogue entries fit quietly and deterministically for both tasks,
+survive skops, pin `lightgbm` in the model's requirements, and train and register from a recipe."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import SCHEMA, write_recipe
+from mlflow import MlflowClient
+
+from trainer import environment
+from trainer.candidates import check_candidates
+from trainer.classifiers import catalogue
+from trainer.features import build_pipeline
+from trainer.pipeline import run_train
+from trainer.schema import load_schema
+
+MODEL = "test-lightgbm"
+# the grid the default recipe would search (a small one keeps the fits cheap here)
+GRID = {
+    "n_estimators": [30],
+    "learning_rate": [0.1],
+    "num_leaves": [7],
+    "min_child_samples": [20],
+    "subsample": [0.8],
+    "subsample_freq": [1],
+    "colsample_bytree": [0.8],
+}
+
+
+def tiny(frame: pd.DataFrame, task: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """200 rows of features and a target: the score, or its two halves as text labels."""
+    rows = frame.head(200)
+    y = rows["math3"].to_numpy()
+    if task == "classification":
+        y = np.where(y > np.nanmedian(y), "high", "low")
+    return rows.drop(columns=["math3"]), y
+
+
+def fitted(task: str, frame: pd.DataFrame) -> tuple[object, pd.DataFrame]:
+    spec = catalogue(task)["lightgbm"]
+    model = spec.make().set_params(**{k: v[0] for k, v in GRID.items()})
+    X, y = tiny(frame, task)
+    return build_pipeline(load_schema(SCHEMA), spec.encoding, model).fit(X, y), X
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_lightgbm_entry_fits_a_tiny_frame_quietly_and_deterministically(
+    task: str, sample_frame: pd.DataFrame, capfd: pytest.CaptureFixture[str]
+) -> None:
+    spec = catalogue(task)["lightgbm"]
+    assert check_candidates({"lightgbm": GRID}, 10, catalogue(task)) == [spec]
+    params = spec.make().get_params()
+    assert (params["random_state"], params["n_jobs"], params["verbose"]) == (0, 1, -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a feature-name (or any) warning fails the test
+        first, X = fitted(task, sample_frame)
+        second, _ = fitted(task, sample_frame)
+        predictions = first.predict(X)
+    np.testing.assert_array_equal(predictions, second.predict(X))
+    if task == "classification":
+        assert set(predictions) <= {"high", "low"}  # labels as given, no adapter
+        assert first.predict_proba(X).shape == (len(X), 2)
+    out, err = capfd.readouterr()
+    assert "LightGBM" not in out + err and "Warning" not in out + err
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_lightgbm_pipeline_serializes_with_skops_and_pins_lightgbm(
+    task: str, sample_frame: pd.DataFrame
+) -> None:
+    import skops.io as sio
+
+    pipeline, X = fitted(task, sample_frame)
+    serialization, trusted = environment.choose_serialization(pipeline)
+    assert serialization == "skops" and trusted is not None
+    loaded = sio.loads(sio.dumps(pipeline), trusted=trusted)
+    np.testing.assert_array_equal(loaded.predict(X), pipeline.predict(X))
+    pins = environment.model_requirements(pipeline)
+    assert f"lightgbm=={environment.distribution_versions(('lightgbm',))['lightgbm']}" in pins
+    assert not [pin for pin in pins if pin.startswith(("xgboost", "catboost"))]
+
+
+@pytest.mark.integration
+def test_a_lightgbm_recipe_trains_registers_and_loads(
+    sqlite_store: str, sample_csv: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    recipe = write_recipe(tmp_path / "r.yaml", "test-small", MODEL, {"dummy": {}, "lightgbm": GRID})
+    outcome = run_train(sample_csv, SCHEMA, recipe)
+    assert outcome.model_version == f"models:/{MODEL}/1"
+    version = MlflowClient().get_model_version(MODEL, "1")
+    assert version.tags["candidate"] == "lightgbm"
+    assert version.tags["serialization"] == "skops"
+    local = Path(mlflow.artifacts.download_artifacts(outcome.model_version, dst_path=str(tmp_path / "m")))
+    assert "lightgbm==" in (local / "requirements.txt").read_text()
+    rows = pd.read_csv(sample_csv).head(4)
+    assert np.all(np.isfinite(mlflow.sklearn.load_model(outcome.model_version).predict(rows)))
+    out, err = capfd.readouterr()
+    assert "[LightGBM]" not in out + err and "feature names" not in out + err
