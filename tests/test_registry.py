@@ -86,6 +86,7 @@ def test_register_version_with_tags_card_and_load(
     assert mv.tags["candidate"] in {"linear", "hist_gradient_boosting"}
     assert mv.description.startswith(f"# {MODEL} version 1") and "## Candidates" in mv.description
     assert "Project STAR" in mv.description.splitlines()[2]  # the schema's description of the target
+    assert "- permutation importance: all 300 holdout rows, 5 repeats" in mv.description
     # the card loads this very version; `champion` exists only after a promotion
     assert f'load_model("models:/{MODEL}/1")' in mv.description
     assert "`trainer promote`" in mv.description and f'"models:/{MODEL}@champion"' not in mv.description
@@ -173,6 +174,24 @@ def test_card_wording_without_a_schema_description() -> None:
     assert predicts(schema) == "predicts `math3` from the columns in schema.yaml"
     assert registered_model_description(schema).startswith(
         "Predicts `math3` from the columns in schema.yaml: "
+    )
+
+
+@pytest.mark.unit
+def test_importance_rows_are_bounded_seeded_and_described() -> None:
+    """Permutation importance uses every holdout row up to the bound, else the same seeded sample."""
+    from trainer import importance
+
+    assert importance.sample_rows(7, limit=10).tolist() == list(range(7))
+    first, again = importance.sample_rows(50, limit=10), importance.sample_rows(50, limit=10)
+    assert first.tolist() == again.tolist() and len(set(first)) == 10 and list(first) == sorted(first)
+    assert 0 <= first.min() and first.max() < 50
+    assert importance.sample_rows(50, limit=10, seed=1).tolist() != first.tolist()
+    assert importance.describe(importance.MAX_ROWS).startswith(
+        f"permutation importance: all {importance.MAX_ROWS}"
+    )
+    assert f"{importance.MAX_ROWS} of the {importance.MAX_ROWS + 1} holdout rows" in importance.describe(
+        importance.MAX_ROWS + 1
     )
 
 

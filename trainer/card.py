@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trainer import importance
 from trainer.report import markdown_table
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def model_card(ctx: TrainingContext, serialization: str, name: str, version: str
             _features_section(ctx.schema, ctx.feature_digest),
             _leakage_section(ctx),
             _classifier_section(ctx) if ctx.task.is_classification else _choice_section(ctx),
+            f"## Evaluation (the run's `evaluation/` artifacts)\n- {importance.describe(len(ctx.split.X_test))}\n",
             _loading_section(ctx, name, version, serialization),
         ]
     )
