@@ -31,6 +31,7 @@ from trainer.schema import load_schema  # noqa: E402
 from trainer.search import make_plan, search_candidate  # noqa: E402
 from trainer.split import split_data  # noqa: E402
 
+STRATEGIES = ("grid", "two_stage", "halving")
 WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {
     "hist_gradient_boosting": {
         "max_iter": [200],
@@ -48,8 +49,10 @@ WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {
 }
 
 
-def compare(recipe_path: Path, data: Path, schema_path: Path, n_iter: int) -> dict[str, Any]:
-    """Both strategies on every wide grid; the seeds, split and folds are the recipe's."""
+def compare(
+    recipe_path: Path, data: Path, schema_path: Path, n_iter: int, strategies: list[str]
+) -> dict[str, Any]:
+    """Each strategy on every wide grid; the seeds, split and folds are the recipe's."""
     from threadpoolctl import threadpool_limits
 
     recipe, schema = load_recipe(recipe_path), load_schema(schema_path)
@@ -58,7 +61,7 @@ def compare(recipe_path: Path, data: Path, schema_path: Path, n_iter: int) -> di
     out: dict[str, Any] = {}
     with threadpool_limits(limits=1):  # as the trainer runs: parallelism from n_jobs only
         for name, grid in WIDE_GRIDS.items():
-            for strategy in ("grid", "two_stage"):
+            for strategy in strategies:
                 settings = SearchSettings(strategy=strategy, n_iter=n_iter)
                 started = time.perf_counter()
                 result = search_candidate(CATALOGUE[name], grid, replace(base, settings=settings))
@@ -77,9 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", type=Path, default=ROOT / "data/schema.yaml")
     parser.add_argument("--recipe", type=Path, default=ROOT / "train.yaml")
     parser.add_argument("--n-iter", type=int, default=6, help="random points in the first stage")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated")
     parser.add_argument("--json", type=Path, help="write the summary here instead of stdout")
     args = parser.parse_args(argv)
-    summary = json.dumps(compare(args.recipe, args.data, args.schema, args.n_iter), indent=2, default=str)
+    summary = json.dumps(
+        compare(args.recipe, args.data, args.schema, args.n_iter, args.strategies.split(",")),
+        indent=2,
+        default=str,
+    )
     if args.json:
         args.json.write_text(summary + "\n")
     else:

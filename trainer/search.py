@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from trainer.candidates import CandidateSpec
 from trainer.classifiers import catalogue
 from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
+from trainer.halving import MIN_POINTS, halving_search
 from trainer.results import CandidateResult, param_label, rank
 from trainer.tasks import Task, sign
 
@@ -105,6 +107,8 @@ def search_candidate(spec: CandidateSpec, grid: Grid, plan: SearchPlan) -> Candi
     pipeline = build_pipeline(plan.schema, spec.encoding, spec.make(), memory=plan.memory)
     started, wall = time.perf_counter(), time.time()
     n_iter = plan.settings.n_iter
+    if plan.settings.strategy == "halving" and len(ParameterGrid(grid)) >= MIN_POINTS:
+        return _halving(spec, grid, pipeline, plan)
     if plan.settings.strategy == "two_stage" and len(ParameterGrid(grid)) > n_iter:
         random = RandomizedSearchCV(
             pipeline, prefixed(grid), n_iter=n_iter, random_state=plan.random_state, **_cv_kwargs(plan)
@@ -120,6 +124,18 @@ def search_candidate(spec: CandidateSpec, grid: Grid, plan: SearchPlan) -> Candi
         search = GridSearchCV(pipeline, [prefixed(grid)], **_cv_kwargs(plan))
         results = pd.DataFrame(_run_search(spec.name, grid, search, pipeline, plan))
     return _summarize(spec.name, spec.complexity, results, time.perf_counter() - started, wall, plan)
+
+
+def _halving(spec: CandidateSpec, grid: Grid, pipeline: Pipeline, plan: SearchPlan) -> CandidateResult:
+    """`halving`: see trainer/halving.py; the result counts every point and fit halving tried."""
+    started, wall = time.perf_counter(), time.time()
+    run = partial(_run_search, spec.name, grid, pipeline=pipeline, plan=plan)
+    scorer = plan.task.scorers()[plan.task.metric]
+    found = halving_search(pipeline, prefixed(grid), _cv_kwargs(plan), scorer, plan.random_state, run)
+    result = _summarize(spec.name, spec.complexity, found.results, time.perf_counter() - started, wall, plan)
+    return replace(
+        result, grid_size=found.points, estimator_seconds=result.estimator_seconds + found.estimator_seconds
+    )
 
 
 def prefixed(grid: Grid) -> Grid:
