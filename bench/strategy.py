@@ -1,13 +1,16 @@
-"""Grid against two-stage search on wider grids: best CV R², grid points tried and wall time.
+"""Grid, two-stage and halving search on wider grids: best CV R², grid points tried, wall and CPU time.
 
-The default recipe's grids are small (1-3 points), where both strategies try the same points. This
+The default recipe's grids are small (1-3 points), where every strategy tries the same points. This
 runs the trainer's own `search.search_candidate` on the default data, with the recipe's split,
 folds and n_jobs, over wider grids (4 values per parameter), once per strategy:
 
-    .venv/bin/python bench/strategy.py [--recipe train.yaml] [--n-iter 6] [--json OUT]
+    .venv/bin/python bench/strategy.py [--recipe train.yaml] [--n-iter 6] [--strategies grid,halving]
+                                       [--json OUT]
 
 `two_stage` samples `--n-iter` grid points at random, then tries the best one's neighbours (each
 parameter's adjacent values), so it can miss the grid's best point: the table shows by how much.
+`halving` (trainer/halving.py) races every point on growing row samples, then scores the last
+round's best on every row; it can miss the best point too, when small samples favour other points.
 """
 
 from __future__ import annotations
@@ -49,6 +52,23 @@ WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {
 }
 
 
+def _tree_cpu() -> float:
+    """CPU seconds of this process and its live children (the loky workers, reused between searches):
+    unlike wall time, barely moved by other work on a shared machine."""
+    import psutil
+
+    me = psutil.Process()
+    procs = [me, *me.children(recursive=True)]
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def compare(
     recipe_path: Path, data: Path, schema_path: Path, n_iter: int, strategies: list[str]
 ) -> dict[str, Any]:
@@ -63,10 +83,11 @@ def compare(
         for name, grid in WIDE_GRIDS.items():
             for strategy in strategies:
                 settings = SearchSettings(strategy=strategy, n_iter=n_iter)
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), _tree_cpu()
                 result = search_candidate(CATALOGUE[name], grid, replace(base, settings=settings))
                 out.setdefault(name, {})[strategy] = {
                     "wall_s": time.perf_counter() - started,
+                    "cpu_s": _tree_cpu() - cpu,
                     "points": result.grid_size,
                     "cv_r2": result.cv_r2_mean,
                     "best_params": result.best_params,
