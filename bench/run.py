@@ -44,8 +44,9 @@ c. Scaling on synthetic data (bench.synthetic; 10k, 100k, 1M rows by default): c
    repetition (bench/scale_worker.py). Target: 1M rows through contract + features + one boosted fit
    in <= 10 min and <= 8 GiB.
 d. Parallel efficiency: bench/bare.py with --n-jobs 1 against the recipe's n_jobs (-1).
-e. Search strategy (bench/strategy.py): the recipe option `search.strategy: two_stage` against the
-   plain grid on wider grids (4 values per parameter): best CV R², grid points tried, wall time.
+e. Search strategy (bench/strategy.py): the recipe options `search.strategy: two_stage` and `halving`
+   against the plain grid on wider grids (4 values per parameter): best CV R², grid points tried,
+   wall and CPU time.
 f. Dask: `python -m trainer train --no-register` on local processes against the same with
    `--dask-scheduler` on an in-process 2-worker LocalCluster (wall, search time, same best CV R²).
 g. AutoML (bench/automl.py, FLAML from bench/requirements.txt, which `make bench` installs): FLAML's
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-parallel", action="store_true", help="skip d. (the n_jobs=1 run)")
     parser.add_argument("--skip-cache", action="store_true", help="skip the bare run with joblib.Memory")
     parser.add_argument("--skip-scaling", action="store_true", help="skip c. (synthetic data scaling)")
-    parser.add_argument("--skip-strategy", action="store_true", help="skip e. (grid against two-stage)")
+    parser.add_argument("--skip-strategy", action="store_true", help="skip e. (grid, two-stage, halving)")
     parser.add_argument("--skip-dask", action="store_true", help="skip f. (local against a LocalCluster)")
     parser.add_argument("--skip-automl", action="store_true", help="skip g. (FLAML and the anytime run)")
     parser.add_argument(

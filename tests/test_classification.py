@@ -395,3 +395,27 @@ def test_a_rare_label_stops_training_with_exit_2(
     frame.to_csv(data, index=False)
     assert train(data, CREDIT_SCHEMA, credit_recipe(tmp_path / "r.yaml"), register=False) == EXIT_CONTRACT
     assert "label 'bad' has only" in errors(caplog)
+
+
+@pytest.mark.integration
+def test_halving_reports_every_metric_of_its_best_point_as_a_grid_search_does(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from trainer.classifiers import CLASSIFIERS
+    from trainer.config import SearchSettings, load_recipe
+    from trainer.search import make_plan, search_candidate
+
+    schema = load_schema(CREDIT_SCHEMA)
+    recipe = load_recipe(credit_recipe(tmp_path / "r.yaml"))
+    split = split_data(credit_sample(900), schema, recipe.split)
+    task = Task("classification", "log_loss", ("bad", "good"), "bad")  # a loss: the sign must hold
+    plan = make_plan(recipe, schema, split, task=task)
+    wide = {"C": [0.001, 0.01, 0.1, 1.0, 10.0, 100.0]}
+    result = search_candidate(
+        CLASSIFIERS["logistic"], wide, replace(plan, settings=SearchSettings(strategy="halving"))
+    )
+    grid = search_candidate(CLASSIFIERS["logistic"], {"C": [result.best_params["C"]]}, plan)
+    assert result.grid_size == 6 and set(result.cv_metrics) == set(task.metrics)
+    for name, pair in grid.cv_metrics.items():
+        assert result.cv_metrics[name] == pytest.approx(pair), name
+    assert 0 < result.cv_mean < 1  # log loss, positive

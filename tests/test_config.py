@@ -100,6 +100,12 @@ def test_minimal_recipe_takes_the_declared_defaults(tmp_path: Path) -> None:
     assert recipe.experiment is None and recipe.registered_model is None and recipe.n_jobs == -1
 
 
+def test_halving_is_a_search_strategy(tmp_path: Path) -> None:
+    assert (
+        load_recipe(recipe_file(tmp_path, with_(search={"strategy": "halving"}))).search.strategy == "halving"
+    )
+
+
 def test_n_jobs_zero_means_one(tmp_path: Path) -> None:
     assert load_recipe(recipe_file(tmp_path, with_(n_jobs=0))).n_jobs == 1
 

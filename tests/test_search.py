@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import RAW_CSV, SCHEMA, sha256
 
+from trainer.candidates import CATALOGUE
 from trainer.cli import main
-from trainer.config import Recipe, load_recipe
+from trainer.config import Recipe, SearchSettings, load_recipe
 from trainer.errors import EXIT_ERROR, EXIT_GATE, EXIT_OK, GateError
+from trainer.features import build_pipeline
 from trainer.results import CandidateResult, rank
+from trainer.schema import load_schema
+from trainer.search import SearchPlan, make_plan, prefixed, search_candidate
 from trainer.select import select
+from trainer.split import split_data
 
 LEADERBOARD = {"leaderboard/leaderboard.csv", "leaderboard/leaderboard.md", "leaderboard/leaderboard.png"}
 
@@ -358,3 +365,54 @@ def test_too_few_rows_for_the_folds_is_a_contract_error(
     recipe = make_recipe(cv={"folds": 100})
     assert train(write_csv(sample_frame.head(150), "few.csv"), recipe) == 2
     assert "too few for 100-fold" in errors(caplog)
+
+
+# --- search strategies (no MLflow) --------------------------------------------------------------
+
+WIDE_RIDGE = {"alpha": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10_000.0]}  # 7 points: halving halves
+
+
+def _plan(frame: pd.DataFrame, recipe: Recipe) -> SearchPlan:
+    schema = load_schema(SCHEMA)
+    return make_plan(recipe, schema, split_data(frame, schema, recipe.split))
+
+
+def _halving(plan: SearchPlan) -> SearchPlan:
+    return replace(plan, settings=SearchSettings(strategy="halving"))
+
+
+@pytest.mark.integration
+def test_halving_scores_the_last_rounds_best_point_on_every_row(
+    sample_frame: pd.DataFrame, recipe: Recipe
+) -> None:
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV
+
+    plan = _plan(sample_frame, recipe)
+    spec = CATALOGUE["ridge"]
+    result = search_candidate(spec, WIDE_RIDGE, _halving(plan))
+
+    pipeline = build_pipeline(plan.schema, spec.encoding, spec.make())
+    library = HalvingGridSearchCV(
+        pipeline, prefixed(WIDE_RIDGE), cv=plan.cv, refit=False, random_state=plan.random_state
+    ).fit(plan.X, plan.y)
+    assert result.best_params == {"alpha": library.best_params_["model__alpha"]}  # the last round's best
+    assert result.grid_size == len(WIDE_RIDGE["alpha"])
+    assert len(result.cv_results) == 1
+    # its CV score is a grid search's on every training row, not the last round's on a sample
+    grid = search_candidate(spec, {"alpha": [result.best_params["alpha"]]}, plan)
+    assert np.isfinite(result.cv_mean)
+    assert (result.cv_mean, result.cv_std) == pytest.approx((grid.cv_mean, grid.cv_std))
+    assert result.estimator_seconds > grid.estimator_seconds  # the halving rounds are counted too
+
+
+@pytest.mark.integration
+def test_halving_on_a_grid_too_small_to_halve_is_the_grid_search(
+    sample_frame: pd.DataFrame, recipe: Recipe
+) -> None:
+    plan = _plan(sample_frame, recipe)
+    small = {"alpha": [1.0, 10.0, 100.0]}
+    grid = search_candidate(CATALOGUE["ridge"], small, plan)
+    halving = search_candidate(CATALOGUE["ridge"], small, _halving(plan))
+    assert len(halving.cv_results) == grid.grid_size == 3
+    assert (halving.best_params, halving.cv_mean) == (grid.best_params, grid.cv_mean)

@@ -51,7 +51,7 @@ class CVSettings:
 class SearchSettings:
     """`search:` how each candidate's grid is explored, and the blend of the best."""
 
-    strategy: str = setting("grid", choices=("grid", "two_stage"))
+    strategy: str = setting("grid", choices=("grid", "two_stage", "halving"))
     n_iter: int = setting(4, low=1, high=10_000)
     blend_top: int = setting(0, low=0, high=10)
     max_grid_points: int = setting(1_000, low=1, high=MAX_GRID_POINTS)
