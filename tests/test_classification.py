@@ -403,7 +403,8 @@ def test_halving_reports_every_metric_of_its_best_point_as_a_grid_search_does(tm
 
     from trainer.classifiers import CLASSIFIERS
     from trainer.config import SearchSettings, load_recipe
-    from trainer.search import make_plan, search_candidate
+    from trainer.plan import make_plan
+    from trainer.search import search_candidate
 
     schema = load_schema(CREDIT_SCHEMA)
     recipe = load_recipe(credit_recipe(tmp_path / "r.yaml"))

@@ -19,9 +19,10 @@ from trainer.cli import main
 from trainer.config import Recipe, SearchSettings, load_recipe
 from trainer.errors import EXIT_ERROR, EXIT_GATE, EXIT_OK, GateError
 from trainer.features import build_pipeline
+from trainer.plan import SearchPlan, make_plan
 from trainer.results import CandidateResult, rank
 from trainer.schema import load_schema
-from trainer.search import SearchPlan, make_plan, prefixed, search_candidate
+from trainer.search import prefixed, search_candidate
 from trainer.select import select
 from trainer.split import split_data
 
@@ -416,3 +417,21 @@ def test_halving_on_a_grid_too_small_to_halve_is_the_grid_search(
     halving = search_candidate(CATALOGUE["ridge"], small, _halving(plan))
     assert len(halving.cv_results) == grid.grid_size == 3
     assert (halving.best_params, halving.cv_mean) == (grid.best_params, grid.cv_mean)
+
+
+@pytest.mark.integration
+def test_two_stage_samples_as_randomized_search_then_tries_the_best_points_neighbours(
+    sample_frame: pd.DataFrame, recipe: Recipe
+) -> None:
+    from sklearn.model_selection import ParameterSampler
+
+    plan = replace(_plan(sample_frame, recipe), settings=SearchSettings(strategy="two_stage", n_iter=3))
+    result = search_candidate(CATALOGUE["ridge"], WIDE_RIDGE, plan)
+    sampled = [p["alpha"] for p in ParameterSampler(WIDE_RIDGE, 3, random_state=plan.random_state)]
+    tried = [float(label.removeprefix("alpha=")) for label in result.cv_results["params"]]
+    assert tried[:3] == sampled  # the broad stage: RandomizedSearchCV's own sample
+    best_broad = sampled[int(np.argmax(result.cv_results["mean_test_score"].iloc[:3]))]
+    i = WIDE_RIDGE["alpha"].index(best_broad)
+    assert set(tried) == set(sampled) | set(WIDE_RIDGE["alpha"][max(0, i - 1) : i + 2])
+    assert result.best_params["alpha"] in tried and result.oof is not None
+    assert result.cv_mean == pytest.approx(result.cv_results["mean_test_score"].max())

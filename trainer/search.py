@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, ParameterGrid, RandomizedSearchCV
+from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from trainer.blend import blend_members, search_blend
 from trainer.errors import TrainerError, one_line
@@ -30,7 +30,7 @@ from trainer.folds import (
 )
 from trainer.halving import MIN_POINTS, halving_search
 from trainer.plan import SearchPlan
-from trainer.results import CandidateResult, param_label
+from trainer.results import CandidateResult, OutOfFold, param_label
 from trainer.tasks import Task
 
 if TYPE_CHECKING:
@@ -84,28 +84,35 @@ def search_candidate(spec: CandidateSpec, grid: Grid, plan: SearchPlan) -> Candi
     if plan.settings.strategy == "halving" and len(ParameterGrid(grid)) >= MIN_POINTS:
         return _halving(spec, grid, pipeline, plan)
     if plan.settings.strategy == "two_stage" and len(ParameterGrid(grid)) > plan.settings.n_iter:
-        started, wall = time.perf_counter(), time.time()
-        results = _two_stage(spec.name, grid, pipeline, plan)
-        timing = (time.perf_counter() - started, wall)
-        return summarize(spec.name, spec.complexity, results, timing, plan.task, plan.cv.get_n_splits())
-    return _grid_search(spec, grid, pipeline, plan)
+        return _two_stage(spec, grid, pipeline, plan)
+    return _grid_search(spec, list(ParameterGrid(prefixed(grid))), pipeline, plan)
 
 
-def _two_stage(name: str, grid: Grid, pipeline: Pipeline, plan: SearchPlan) -> pd.DataFrame:
-    random = RandomizedSearchCV(
-        pipeline,
-        prefixed(grid),
-        n_iter=plan.settings.n_iter,
-        random_state=plan.random_state,
-        **_cv_kwargs(plan),
-    )
-    broad = _run_search(name, grid, random, pipeline, plan)
-    column = f"mean_test_{plan.task.score_column()}"
-    best = _unprefix(broad["params"][int(np.argmax(broad[column]))])
-    fine_search = GridSearchCV(pipeline, [prefixed(_neighbours(grid, best))], **_cv_kwargs(plan))
-    fine = _run_search(name, grid, fine_search, pipeline, plan)
-    results = pd.concat([pd.DataFrame(broad), pd.DataFrame(fine)], ignore_index=True)
-    return results.loc[~results["params"].map(param_label_raw).duplicated()].reset_index(drop=True)
+def _two_stage(spec: CandidateSpec, grid: Grid, pipeline: Pipeline, plan: SearchPlan) -> CandidateResult:
+    """`n_iter` points sampled as RandomizedSearchCV samples them, then the best one's neighbours
+    not tried yet; every point fitted once by the same fold runner as the grid."""
+    started, wall = time.perf_counter(), time.time()
+    broad = list(ParameterSampler(prefixed(grid), plan.settings.n_iter, random_state=plan.random_state))
+    first, first_oofs = _scored_points(spec.name, broad, pipeline, plan)
+    best = _unprefix(broad[_best_index(first, plan)])
+    tried = {param_label_raw(p) for p in broad}
+    fine = [p for p in ParameterGrid(prefixed(_neighbours(grid, best))) if param_label_raw(p) not in tried]
+    second, second_oofs = _scored_points(spec.name, fine, pipeline, plan) if fine else (pd.DataFrame(), [])
+    results = pd.concat([first, second], ignore_index=True)
+    oofs = [*first_oofs, *second_oofs]
+    timing = (time.perf_counter() - started, wall)
+    result = summarize(spec.name, spec.complexity, results, timing, plan.task, plan.cv.get_n_splits())
+    return replace(result, oof=oofs[_best_index(results, plan)])
+
+
+def _scored_points(
+    name: str, points: list[dict[str, Any]], pipeline: Pipeline, plan: SearchPlan
+) -> tuple[pd.DataFrame, list[OutOfFold]]:
+    folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
+    jobs = [(p, f) for p in range(len(points)) for f in range(len(folds))]
+    fits = fit_folds(pipeline, points, (plan.X, plan.y), jobs, (folds, plan.n_jobs))
+    _raise_failed(name, points, fits)
+    return tabulate(points, fits, folds, plan.task, plan.y)
 
 
 def _halving(spec: CandidateSpec, grid: Grid, pipeline: Pipeline, plan: SearchPlan) -> CandidateResult:
@@ -115,9 +122,7 @@ def _halving(spec: CandidateSpec, grid: Grid, pipeline: Pipeline, plan: SearchPl
     run = partial(_run_search, spec.name, grid, pipeline=pipeline, plan=plan)
     scorer = plan.task.scorers()[plan.task.metric]
     found = halving_search(pipeline, prefixed(grid), _cv_kwargs(plan), scorer, plan.random_state, run)
-    result = _grid_search(
-        spec, {k.removeprefix("model__"): [v] for k, v in found.best.items()}, pipeline, plan
-    )
+    result = _grid_search(spec, [found.best], pipeline, plan)
     return replace(
         result,
         grid_size=found.points,
@@ -126,9 +131,12 @@ def _halving(spec: CandidateSpec, grid: Grid, pipeline: Pipeline, plan: SearchPl
     )
 
 
-def _grid_search(spec: CandidateSpec, grid: Grid, pipeline: Pipeline, plan: SearchPlan) -> CandidateResult:
+def _grid_search(
+    spec: CandidateSpec, points: list[dict[str, Any]], pipeline: Pipeline, plan: SearchPlan
+) -> CandidateResult:
+    """Every (Pipeline-prefixed) point on every fold; under a time budget the first round of fits
+    prices the rest, and a candidate that would not finish is returned skipped."""
     started, wall = time.perf_counter(), time.time()
-    points = list(ParameterGrid(prefixed(grid)))
     folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
     jobs = [(p, f) for p in range(len(points)) for f in range(len(folds))]
     run = partial(fit_folds, pipeline, points, (plan.X, plan.y), settings=(folds, plan.n_jobs))
