@@ -61,19 +61,19 @@ CLASSIFIERS: dict[str, CandidateSpec] = {
             "onehot",
             10,
         ),
-        CandidateSpec("xgboost", estimator("trainer.transforms.XGBLabelClassifier"), "onehot", 11),
+        CandidateSpec("xgboost", estimator("trainer.transforms.XGBLabelClassifier"), "onehot", 12),
         CandidateSpec(
             "catboost",
             estimator("trainer.transforms.CatBoostNativeClassifier", random_state=SEED, thread_count=1),
             "native",
-            12,
+            13,
         ),
         # LightGBM encodes any labels itself (classes_ keeps the originals): no adapter needed
         CandidateSpec(
             "lightgbm",
             estimator("lightgbm.LGBMClassifier", random_state=SEED, n_jobs=1, verbose=-1),
             "onehot",
-            13,
+            11,
         ),
     )
 }
