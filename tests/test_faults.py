@@ -77,6 +77,10 @@ def _stalled(spec, *args, **kwargs):
             _search(spec, *args, **kwargs)
     return _search(spec, *args, **kwargs)
 trainer.search.search_candidate = _stalled
+# one candidate at a time (not one stream of every candidate's folds), so that the stall above is hit
+trainer.search._streamed = lambda specs, recipe, plan: (
+    trainer.search.search_candidate(s, recipe.candidates[s.name], plan) for s in specs
+)
 """
     + _RUN_TRAINER
 )
