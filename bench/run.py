@@ -27,7 +27,7 @@ a. Full default run: `mlflow run . --env-manager local` (PATH with .venv/bin fir
                                                             u = estimator_seconds / (time_search_s * W),
                                                             the workers' utilisation in the search)
        fit_time   = fit_wall + refit                       (the winner's refit is one more fit)
-       overhead   = process wall - fit_time                (target <= 10 % of the process wall)
+       overhead   = process wall - fit_time                (target <= 15 % of the process wall)
 
    W = joblib.effective_n_jobs(recipe n_jobs) (2 here for n_jobs = -1). The overhead therefore holds
    everything that is not fitting: interpreter start and imports, `mlflow run` itself, the contract,
@@ -42,7 +42,7 @@ c. Scaling on synthetic data (bench.synthetic; 10k, 100k, 1M rows by default): c
    and one-fit times (HistGradientBoosting and XGBoost with the recipe's parameters), peak memory,
    and the ratios between sizes (10.0 = linear for a 10x size step). One fresh process per size and
    repetition (bench/scale_worker.py). Target: 1M rows through contract + features + one boosted fit
-   in <= 10 min and <= 8 GiB.
+   in <= 3 min and <= 8 GiB.
 d. Parallel efficiency: bench/bare.py with --n-jobs 1 against the recipe's n_jobs (-1).
 e. Search strategy (bench/strategy.py): the recipe options `search.strategy: two_stage` and `halving`
    against the plain grid on wider grids (4 values per parameter): best CV R², grid points tried,
@@ -58,8 +58,8 @@ g. AutoML (bench/automl.py, FLAML from bench/requirements.txt, which `make bench
    best_cv_r2. Target: the trainer at 1/3 wall >= FLAML at the full wall. When `trainer train --help`
    shows no --time-budget, the anytime run is reported "not available".
 
-Targets (table at the end): default run wall <= 120 s and best CV R² >= 0.5644; overhead <= 10 %;
-wall ratio ours / bare <= 0.8; 1M rows <= 10 min and <= 8 GiB; anytime quality (g.).
+Targets (table at the end): default run wall <= 120 s and best CV R² >= 0.5644; overhead <= 15 %;
+wall ratio ours / bare <= 0.8; 1M rows <= 3 min and <= 8 GiB; anytime quality (g.).
 
 Sections to run: all by default; `--sections NAME[,NAME...]` runs only those named (startup, full,
 bare, cache, parallel, strategy, dask, automl, scaling; cache and parallel bring bare along), and each
