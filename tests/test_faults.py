@@ -98,18 +98,19 @@ MlflowClient.update_model_version = _stalled
 """
     + _RUN_TRAINER
 )
-# inside a store call: the SQL session that writes the version's `serialization` tag is stalled
+# inside a store call: the SQL session that writes the version's description (the model card) is
+# stalled (the audit tags are written with the version itself, in the same session that creates it)
 STALL_INSIDE_STORE_CALL = (
     """
 import sys, time
 import sqlalchemy.orm
-_merge = sqlalchemy.orm.Session.merge
+_add = sqlalchemy.orm.Session.add
 def _stalled(self, instance, *args, **kwargs):
-    if type(instance).__name__ == "SqlModelVersionTag" and instance.key == "serialization":
-        print("STALLED inside the session writing the serialization tag", file=sys.stderr, flush=True)
+    if type(instance).__name__ == "SqlModelVersion" and instance.description:
+        print("STALLED inside the session writing the model card", file=sys.stderr, flush=True)
         time.sleep(float(sys.argv[1]))
-    return _merge(self, instance, *args, **kwargs)
-sqlalchemy.orm.Session.merge = _stalled
+    return _add(self, instance, *args, **kwargs)
+sqlalchemy.orm.Session.add = _stalled
 """
     + _RUN_TRAINER
 )
