@@ -4,6 +4,7 @@ members' out-of-fold predictions equal to the refitted VotingRegressor/VotingCla
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,37 +25,33 @@ from trainer.tasks import Task, sign
 CREDIT_SCHEMA = SCHEMA.parent / "credit_scoring.yaml"
 CREDIT_CSV = SCHEMA.parent / "raw" / "credit_scoring.csv"
 BINARY = Task("classification", "roc_auc", ("bad", "good"), "bad")
+REGRESSION = Task()
 
 
-def regression_plan(sample_frame: pd.DataFrame, n_jobs: int = 2) -> SearchPlan:
-    schema = load_schema(SCHEMA)
-    frame = sample_frame.dropna(subset=[schema.target]).reset_index(drop=True)
+def plan_for(schema_path: Path, frame: pd.DataFrame, task: Task = REGRESSION, n_jobs: int = 2) -> SearchPlan:
+    """3 seeded folds (stratified for a classifier) over a frame's rows."""
+    schema = load_schema(schema_path)
+    frame = frame.dropna(subset=[schema.target]).reset_index(drop=True)
+    splitter = StratifiedKFold if task.is_classification else KFold
     return SearchPlan(
         schema=schema,
         X=frame[list(schema.feature_columns)],
-        y=frame[schema.target].to_numpy(dtype=float),
+        y=frame[schema.target].to_numpy(dtype=object if task.is_classification else float),
         groups=None,
-        cv=KFold(n_splits=3, shuffle=True, random_state=42),
+        cv=splitter(n_splits=3, shuffle=True, random_state=42),
         n_jobs=n_jobs,
         settings=SearchSettings(),
         random_state=42,
+        task=task,
     )
+
+
+def regression_plan(sample_frame: pd.DataFrame, n_jobs: int = 2) -> SearchPlan:
+    return plan_for(SCHEMA, sample_frame, n_jobs=n_jobs)
 
 
 def classification_plan(rows: int = 600) -> SearchPlan:
-    schema = load_schema(CREDIT_SCHEMA)
-    frame = pd.read_csv(CREDIT_CSV).sample(rows, random_state=0).reset_index(drop=True)
-    return SearchPlan(
-        schema=schema,
-        X=frame[list(schema.feature_columns)],
-        y=frame[schema.target].to_numpy(dtype=object),
-        groups=None,
-        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=42),
-        n_jobs=2,
-        settings=SearchSettings(),
-        random_state=42,
-        task=BINARY,
-    )
+    return plan_for(CREDIT_SCHEMA, pd.read_csv(CREDIT_CSV).sample(rows, random_state=0), BINARY)
 
 
 def grid_search_cv(plan: SearchPlan, name: str, grid: dict, catalogue: dict) -> pd.DataFrame:

@@ -7,6 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bench.constants import TARGET_OVERHEAD, VENV_BIN
 from bench.measure import check, run_measured
 from bench.overhead import full_phases, median_run, overhead_model
@@ -17,10 +19,13 @@ from bench.store import fresh_store, read_parent_run, tracking_env
 def full_run_once(recipe: Path, rep: int, out_dir: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         tmp_path = Path(tmp)
-        uri, experiment_id = fresh_store(tmp_path, "bench")
+        # the recipe's experiment, made up front with its artifacts in the temp folder: the trainer
+        # records there whatever experiment `mlflow run` starts in
+        experiment = yaml.safe_load(recipe.read_text())["experiment"]
+        uri, experiment_id = fresh_store(tmp_path, experiment)
         cmd = [
             str(VENV_BIN / "mlflow"), "run", ".", "--env-manager", "local",
-            "--experiment-name", "bench", "-P", f"recipe={recipe}",
+            "--experiment-name", experiment, "-P", f"recipe={recipe}",
         ]  # fmt: skip
         m = check(run_measured(cmd, out_dir / f"full_run_{rep}.log", env=tracking_env(uri)), "mlflow run")
         logged = read_parent_run(uri, experiment_id, tmp_path)
