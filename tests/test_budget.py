@@ -115,3 +115,13 @@ def test_a_bad_time_budget_is_a_usage_error(value: str) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["train", "--time-budget", value])
     assert exited.value.code == EXIT_USAGE
+
+
+@pytest.mark.unit
+def test_under_a_budget_the_cheapest_candidates_go_first() -> None:
+    from trainer.candidates import CATALOGUE, search_order
+
+    order = [spec.name for spec in search_order(list(CATALOGUE.values()))]
+    assert order[0] == "dummy" and order[-1] == "catboost"
+    assert order.index("lightgbm") < order.index("random_forest") < order.index("catboost")
+    assert order.index("ridge") < order.index("hist_gradient_boosting")

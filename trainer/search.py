@@ -16,6 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from trainer.blend import blend_members, search_blend
+from trainer.candidates import search_order
 from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
 from trainer.folds import (
@@ -54,7 +55,7 @@ def search_all(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> 
     (if asked for). Under a time budget the cheapest candidates go first."""
     results = []
     if plan.budget.limited:
-        specs = sorted(specs, key=lambda spec: spec.complexity)
+        specs = search_order(specs)
     one_by_one = plan.budget.limited or plan.settings.strategy != "grid"
     searches = (
         (search_candidate(spec, recipe.candidates[spec.name], plan) for spec in specs)
