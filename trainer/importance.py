@@ -36,10 +36,9 @@ def importance_by_column(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, sco
     from sklearn.inspection import permutation_importance
 
     rows = sample_rows(len(X))
-    # n_jobs=1: the CLI already runs native code on one thread per process, and with n_jobs=-1 every
-    # loky worker first unpickles the whole pipeline (CatBoost model inside). Measured on the 2-core
-    # host (blend of CatBoost + HistGradientBoosting, 1216 rows, two alternating rounds, load ~8.5):
-    # n_jobs=1 13.5 / 18.8 s, n_jobs=-1 34.3 / 17.2 s; identical importances either way
+    # n_jobs=-1: measured on the idle 2-core host (blend of LightGBM + CatBoost, 1216 rows, two
+    # alternating rounds) 3.65 / 3.59 s against 5.65 / 5.10 s for n_jobs=1, identical importances.
+    # (Under a load of ~8 on the same host the loky start-up made it 34.3 / 17.2 s against 13.5 / 18.8.)
     result = permutation_importance(
         pipeline,
         X.iloc[rows],
@@ -47,7 +46,7 @@ def importance_by_column(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, sco
         scoring=scoring,
         n_repeats=REPEATS,
         random_state=SEED,
-        n_jobs=1,
+        n_jobs=-1,
     )
     log.debug("permutation importance on %d of %d holdout rows, %d repeats", len(rows), len(X), REPEATS)
     return pd.DataFrame(
