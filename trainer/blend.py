@@ -7,12 +7,12 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from trainer.classifiers import catalogue
+from trainer.errors import TrainerError
 from trainer.features import build_pipeline
-from trainer.folds import averaged, cv_row, fit_folds, fold_indices, out_of_fold, scores, summarize
+from trainer.folds import averaged, cv_row, fold_indices, scores, summarize
 from trainer.results import CandidateResult, OutOfFold, rank
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def search_blend(members: list[CandidateResult], plan: SearchPlan) -> CandidateR
     the scores a refitted VotingRegressor/VotingClassifier gets, without fitting anything."""
     started, wall = time.perf_counter(), time.time()
     folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
-    oof = averaged([member_oof(m, plan) for m in members], plan.task.is_classification)
+    oof = averaged([member_oof(m) for m in members], plan.task.is_classification)
     label = {"members": "+".join(m.name for m in members)}
     row = cv_row(label, [], scores(plan.task, plan.y, folds, oof), plan.task)
     results = pd.DataFrame([row])
@@ -78,15 +78,9 @@ def search_blend(members: list[CandidateResult], plan: SearchPlan) -> CandidateR
     return replace(result, best_params=best_params, oof=oof)
 
 
-def member_oof(member: CandidateResult, plan: SearchPlan) -> OutOfFold:
-    """A member's out-of-fold predictions at its best point: kept by its search, or (a search
-    strategy that does not keep them) fitted once more on the same folds."""
-    if member.oof is not None:
-        return member.oof
-    spec = catalogue(plan.task.kind)[member.name]
-    pipeline = build_pipeline(plan.schema, spec.encoding, spec.make(), memory=plan.memory)
-    folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
-    points = [{f"model__{k}": v for k, v in member.best_params.items()}]
-    jobs = [(0, f) for f in range(len(folds))]
-    fits = fit_folds(pipeline, points, (plan.X, plan.y), jobs, (folds, plan.n_jobs))
-    return out_of_fold(fits, folds, len(np.asarray(plan.y)))
+def member_oof(member: CandidateResult) -> OutOfFold:
+    """A member's out-of-fold predictions at its best point, as its search kept them (every search
+    strategy does)."""
+    if member.oof is None:
+        raise TrainerError(f"candidate '{member.name}' kept no out-of-fold predictions to blend")
+    return member.oof

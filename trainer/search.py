@@ -21,6 +21,7 @@ from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
 from trainer.folds import (
     FoldFit,
+    Folds,
     _unprefix,
     fit_folds,
     fold_indices,
@@ -154,9 +155,22 @@ def _grid_search(
             return skipped(spec, budget.reason(needed), wall, plan.task)
         jobs = jobs[len(probe) :]
     fits += run(jobs)
+    return _result(spec, points, fits, (folds, plan), (started, wall))
+
+
+def _result(
+    spec: CandidateSpec,
+    points: list[dict[str, Any]],
+    fits: list[FoldFit],
+    where: tuple[Folds, SearchPlan],
+    clock: tuple[float, float],
+) -> CandidateResult:
+    """A candidate's result from all its fold fits (a failed fit named), with the best point's
+    out-of-fold predictions; `clock` is when its search started (perf_counter, wall clock)."""
+    folds, plan = where
     _raise_failed(spec.name, points, fits)
     results, oofs = tabulate(points, fits, folds, plan.task, plan.y)
-    timing = (time.perf_counter() - started, wall)
+    timing = (time.perf_counter() - clock[0], clock[1])
     result = summarize(spec.name, spec.complexity, results, timing, plan.task, len(folds))
     return replace(result, oof=oofs[_best_index(results, plan)])
 
@@ -198,11 +212,7 @@ def _streamed(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> I
     try:
         for c, spec in enumerate(specs):
             fits = list(islice(stream, len(grids[c]) * len(folds)))
-            _raise_failed(spec.name, grids[c], fits)
-            results, oofs = tabulate(grids[c], fits, folds, plan.task, plan.y)
-            timing = (time.perf_counter() - started, wall)
-            result = summarize(spec.name, spec.complexity, results, timing, plan.task, len(folds))
-            yield replace(result, oof=oofs[_best_index(results, plan)])
+            yield _result(spec, grids[c], fits, (folds, plan), (started, wall))
             started, wall = time.perf_counter(), time.time()
     finally:
         stream.close()  # a failed fit or a signal: the fits not yet started are dropped
