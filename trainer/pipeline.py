@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import contract, finalise, leakage, record, tracking
-from trainer.blend import BLEND, blend_params, blend_pipeline
+from trainer import contract, finalise, leakage, record, tracking, workers
 from trainer.candidate_runs import searched
 from trainer.candidates import check_candidates
 from trainer.classifiers import catalogue, with_task_grids
 from trainer.config import load_recipe
 from trainer.consistency import check_same_contract
 from trainer.errors import ContractError
-from trainer.features import build_pipeline, summarize_features
+from trainer.features import summarize_features
 from trainer.plan import fit_cache, make_plan
 from trainer.progress import Progress
+from trainer.refit import refit
 from trainer.schema import load_schema, schema_name, task_kind, with_names
 from trainer.select import GatesFailed, Selection, select
 from trainer.split import Split, split_data
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
     from trainer.schema import Schema
 
 log = logging.getLogger(__name__)
+
+# what the worker processes import before their first fit (with the candidates' libraries)
+WORKER_MODULES = ("trainer.folds", "trainer.features", "trainer.leakage", "sklearn.ensemble")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ def run_train(
     timer = PhaseTimer()
     tracking.quiet_libraries()
     recipe, specs = loaded(recipe_path, schema_path, time_budget)
+    warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs], WORKER_MODULES)
     tracking.check_tracking_store()
     launched = tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
@@ -109,13 +114,14 @@ def run_train(
     # `passed_last` encloses the run: the version is marked `passed` after the run has closed, or
     # withdrawn on any failure or signal before that
     with (
+        closing(warm),
         finalise.passed_last() as registration,
         tracking.parent_run(name, tags, launched) as run,
         tempfile.TemporaryDirectory() as tmp,
     ):
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
-        prepared = prepare(data_path, schema_path, recipe, timer, register)
+        prepared = prepare(data_path, schema_path, recipe, timer, (register, warm))
         with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
             plan = make_plan(
                 recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task, timer.started
@@ -164,9 +170,15 @@ def promoted(
 
 
 def prepare(
-    data_path: Path, schema_path: Path, recipe: Recipe, timer: PhaseTimer, registering: bool = False
+    data_path: Path,
+    schema_path: Path,
+    recipe: Recipe,
+    timer: PhaseTimer,
+    how: tuple[bool, workers.WarmUp] = (False, workers.WarmUp()),
 ) -> Prepared:
-    """Contract, holdout split, feature digest and leakage check: everything the search starts from."""
+    """Contract, holdout split, feature digest and leakage check: everything the search starts from.
+    `how`: whether a version will be registered, and the worker processes being started meanwhile."""
+    registering, warm = how
     with timer.phase("contract"), Progress("contract"):
         schema = load_schema(schema_path)
         if registering:  # one registered model, one contract: refused before any work
@@ -178,6 +190,7 @@ def prepare(
         record.features(split, features)
     task = make_task(schema.task, data.labels, schema.positive_class, recipe.classification.metric)
     with timer.phase("leakage"):
+        warm.wait()
         report = suspects(split, recipe, task)
     return Prepared(schema, data, split, features, report, task)
 
@@ -187,7 +200,7 @@ def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
     A class label is scored as its code (0/1 for yes/no): a copy of the label still scores R² ≈ 1."""
     settings = recipe.leakage
     if settings.enabled:
-        report = leakage.detect(split.X_train, task.as_numbers(split.y_train), settings)
+        report = leakage.detect(split.X_train, task.as_numbers(split.y_train), settings, recipe.n_jobs)
     else:
         report = leakage.disabled(settings)
     record.leakage(report)
@@ -204,21 +217,6 @@ def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selec
         raise
     record.selection(selection, out)
     return selection
-
-
-def refit(winner: CandidateResult, prepared: Prepared, n_jobs: int = 1) -> Pipeline:
-    """The winner's Pipeline at its best parameters, fitted on the whole training part (a blend's
-    members side by side on `n_jobs` workers: 76 s one after the other under load)."""
-    from joblib import parallel_config
-
-    schema, split, task = prepared.schema, prepared.split, prepared.task
-    if winner.name == BLEND:
-        blend = blend_pipeline(blend_params(winner.best_params, task.kind), schema, task.is_classification)
-        with parallel_config(n_jobs=n_jobs):
-            return blend.fit(split.X_train, split.y_train)
-    spec = catalogue(task.kind)[winner.name]
-    model = spec.make().set_params(**winner.best_params)
-    return build_pipeline(schema, spec.encoding, model).fit(split.X_train, split.y_train)
 
 
 def finished(
@@ -239,7 +237,8 @@ def fitted(
 ) -> TrainingOutcome:
     """The winner refitted on the whole training part (calibrated and thresholded for a classifier)
     and scored on the holdout, recorded."""
-    model, finishing = finished(refit(selection.winner, prepared, recipe.n_jobs), recipe, prepared, plan)
+    data = (prepared.schema, prepared.split, prepared.task)
+    model, finishing = finished(refit(selection.winner, data, recipe.n_jobs), recipe, prepared, plan)
     metrics, predictions = prepared.task.holdout_metrics(model, prepared.split.X_test, prepared.split.y_test)
     record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric)
     return TrainingOutcome(

@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from trainer.blend import blend_members, search_blend
-from trainer.candidates import search_order
+from trainer.candidates import search_order, stream_order
 from trainer.errors import TrainerError, one_line
 from trainer.features import build_pipeline
 from trainer.folds import (
@@ -196,9 +196,11 @@ def skipped(spec: CandidateSpec, reason: str, wall: float, task: Task) -> Candid
 
 
 def _streamed(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> Iterator[CandidateResult]:
-    """Every candidate's grid as one stream of fold fits on the plan's workers; each candidate's
-    result as soon as its last fold is in (its seconds: since the previous candidate's)."""
+    """Every candidate's grid as one stream of fold fits on the plan's workers, the longest first;
+    each candidate's result as soon as its last fold is in (its seconds: since the previous one's)."""
     folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
+    sizes = {spec.name: len(ParameterGrid(recipe.candidates[spec.name])) for spec in specs}
+    specs = stream_order(specs, sizes)
     grids = [list(ParameterGrid(prefixed(recipe.candidates[spec.name]))) for spec in specs]
     pipelines = [build_pipeline(plan.schema, s.encoding, s.make(), memory=plan.memory) for s in specs]
     tasks = [
