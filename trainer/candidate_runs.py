@@ -4,7 +4,8 @@ run with a progress line as it finishes; those the time budget left out are name
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from trainer import record
 from trainer.errors import GateError
@@ -23,16 +24,45 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class ChildRuns:
+    """The candidates' child runs, written by one background thread while the search and the refit
+    go on (the last candidates of a stream finish within a second of each other: their 1.3 s of
+    store writes came after the search). `wait()` raises the first failure; `close()` (on any way
+    out, before the parent run ends) waits for every write."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="trainer-child-runs")
+        self._pending: list[Future[Any]] = []
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 def searched(
-    specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan, run: Run, timer: PhaseTimer
+    specs: list[CandidateSpec],
+    recipe: Recipe,
+    plan: SearchPlan,
+    run: Run,
+    timer: PhaseTimer,
+    children: ChildRuns,
 ) -> list[CandidateResult]:
-    """Every candidate's search, each recorded as a child run with a progress line as it finishes."""
+    """Every candidate's search with a progress line as it finishes, each recorded as a child run
+    by `children`."""
     total = planned_count(specs, recipe)
     results = []
     with Progress("search", total) as progress:
         for i, result in enumerate(search_all(specs, recipe, plan), 1):
             progress.advance(result.name)
-            results.append(_logged(i, total, result, run, timer))
+            timer.add(f"search: {result.name}", result.fit_seconds)
+            results.append(_logged(i, total, result, run, children))
     return scored(results, recipe)
 
 
@@ -52,11 +82,9 @@ def scored(results: list[CandidateResult], recipe: Recipe) -> list[CandidateResu
     return kept
 
 
-def _logged(i: int, total: int, result: CandidateResult, run: Run, timer: PhaseTimer) -> CandidateResult:
-    """One candidate's child run, and its progress line `[ k/N] name ... cv_r2 ...`."""
-    timer.add(f"search: {result.name}", result.fit_seconds)
-    with timer.phase("logging"):
-        record.candidate(result, run)
+def _logged(i: int, total: int, result: CandidateResult, run: Run, children: ChildRuns) -> CandidateResult:
+    """One candidate's child run (in the background), and its progress line `[ k/N] name ... cv_r2 ...`."""
+    children.submit(record.candidate, result, run)
     if result.skipped:
         log.info("[%2d/%d] %-22s %s", i, total, result.name, result.skipped)
         return result

@@ -13,26 +13,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trainer import contract, finalise, leakage, record, tracking, workers
-from trainer.candidate_runs import searched
-from trainer.candidates import check_candidates
-from trainer.classifiers import catalogue, with_task_grids
-from trainer.config import load_recipe
+from trainer.candidate_runs import ChildRuns, searched
 from trainer.consistency import check_same_contract
 from trainer.errors import ContractError
 from trainer.features import summarize_features
 from trainer.plan import fit_cache, make_plan
 from trainer.progress import Progress
 from trainer.refit import refit
-from trainer.schema import load_schema, schema_name, task_kind, with_names
+from trainer.schema import load_schema, schema_name
 from trainer.select import GatesFailed, Selection, select
 from trainer.split import Split, split_data
 from trainer.tasks import Task, make_task
 from trainer.timing import PhaseTimer
+from trainer.training_recipe import loaded
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-    from trainer.candidates import CandidateSpec
     from trainer.config import Recipe
     from trainer.features import FeatureSummary
     from trainer.finish import Finishing
@@ -41,9 +38,6 @@ if TYPE_CHECKING:
     from trainer.schema import Schema
 
 log = logging.getLogger(__name__)
-
-# what the worker processes import before their first fit (with the candidates' libraries)
-WORKER_MODULES = ("trainer.folds", "trainer.features", "trainer.leakage", "sklearn.ensemble")
 
 
 @dataclass(frozen=True)
@@ -106,7 +100,7 @@ def run_train(
     timer = PhaseTimer()
     tracking.quiet_libraries()
     recipe, specs = loaded(recipe_path, schema_path, time_budget)
-    warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs], WORKER_MODULES)
+    warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])
     tracking.check_tracking_store()
     launched = tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
@@ -118,6 +112,7 @@ def run_train(
         finalise.passed_last() as registration,
         tracking.parent_run(name, tags, launched) as run,
         tempfile.TemporaryDirectory() as tmp,
+        closing(ChildRuns()) as children,
     ):
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
@@ -126,11 +121,15 @@ def run_train(
             plan = make_plan(
                 recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task, timer.started
             )
-            results = searched(specs, recipe, plan, run, timer)
+            results = searched(specs, recipe, plan, run, timer, children)
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
+        if register:
+            children.submit(preload)  # imports registration needs, beside the refit
         with timer.phase("refit + holdout"), Progress(f"refit {selection.winner.name}"):
             outcome = fitted(selection, recipe, prepared, plan, run.info.run_id)
+        with timer.phase("logging"):  # what is left of the child runs' writes
+            children.wait()
         if register:
             registration.run_id = run.info.run_id  # from here on the run may own a version
             with timer.phase("registration"), Progress("registration"):
@@ -142,18 +141,6 @@ def run_train(
         with Progress("promotion"):  # only once the version is `passed`: a promotion never races it
             outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
     return replace(outcome, timings=phases)
-
-
-def loaded(
-    recipe_path: Path, schema_path: Path, time_budget: float | None
-) -> tuple[Recipe, list[CandidateSpec]]:
-    """The recipe with its names, its task's grids and `--time-budget` (in place of its
-    `search.time_budget`, when given), and its candidates checked against the catalogue."""
-    kind = task_kind(schema_path)
-    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), kind)
-    if time_budget:
-        recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
-    return recipe, check_candidates(recipe.candidates, recipe.search.max_grid_points, catalogue(kind))
 
 
 def promoted(
@@ -251,6 +238,13 @@ def fitted(
         finishing=finishing,
         predictions=predictions,
     )
+
+
+def preload() -> None:
+    """`register.preload`, imported when called (registration's imports stay off start-up)."""
+    from trainer import register
+
+    register.preload()
 
 
 def registered(outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, out: Path) -> str:

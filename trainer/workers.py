@@ -10,6 +10,9 @@ from collections.abc import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
+# what each worker imports before its first fit, with the candidates' own libraries
+MODULES = ("trainer.folds", "trainer.features", "trainer.leakage", "sklearn.ensemble")
+
 # Starting the pool costs each worker its imports (scikit-learn, the boosters: about 2 s on the
 # 2-core host), paid by the first parallel step while the main process waited. Started before the
 # contract, the workers import on the core the contract leaves idle.
@@ -30,7 +33,9 @@ class WarmUp:
     close = wait  # `contextlib.closing(warm)`: waited for however the training ends
 
 
-def warm_up(n_jobs: int, factories: Sequence[Callable[[], object]], modules: Sequence[str]) -> WarmUp:
+def warm_up(
+    n_jobs: int, factories: Sequence[Callable[[], object]], modules: Sequence[str] = MODULES
+) -> WarmUp:
     """Start joblib's local worker processes and have each import `modules` and call `factories`
     (the candidates' estimator factories: their libraries are imported). Nothing to do for one
     worker or another backend (Dask: its workers are already running)."""

@@ -1,0 +1,30 @@
+"""The recipe as a training reads it: its names from the schema, its task's grids, the time budget
+given on the command line, and its candidates checked against the catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from trainer.candidates import check_candidates
+from trainer.classifiers import catalogue, with_task_grids
+from trainer.config import load_recipe
+from trainer.schema import task_kind, with_names
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from trainer.candidates import CandidateSpec
+    from trainer.config import Recipe
+
+
+def loaded(
+    recipe_path: Path, schema_path: Path, time_budget: float | None
+) -> tuple[Recipe, list[CandidateSpec]]:
+    """The recipe with its names, its task's grids and `--time-budget` (in place of its
+    `search.time_budget`, when given), and its candidates checked against the catalogue."""
+    kind = task_kind(schema_path)
+    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), kind)
+    if time_budget:
+        recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
+    return recipe, check_candidates(recipe.candidates, recipe.search.max_grid_points, catalogue(kind))
