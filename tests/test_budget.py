@@ -125,3 +125,18 @@ def test_under_a_budget_the_cheapest_candidates_go_first() -> None:
     assert order[0] == "dummy" and order[-1] == "catboost"
     assert order.index("lightgbm") < order.index("random_forest") < order.index("catboost")
     assert order.index("ridge") < order.index("hist_gradient_boosting")
+
+
+@pytest.mark.unit
+def test_without_a_budget_the_stream_runs_the_longest_grids_first() -> None:
+    from trainer.candidates import CATALOGUE, stream_order
+
+    specs = list(CATALOGUE.values())
+    points = dict.fromkeys(CATALOGUE, 1)
+    order = [spec.name for spec in stream_order(specs, points)]
+    assert order[0] == "catboost" and order[-1] == "dummy"
+    assert order.index("random_forest") < order.index("lightgbm") < order.index("ridge")
+    # grid size counts: 5 points of a forest outweigh one CatBoost point; equal costs keep recipe order
+    wide = [spec.name for spec in stream_order(specs, {**points, "random_forest": 5})]
+    assert wide[0] == "random_forest"
+    assert wide.index("linear") < wide.index("ridge") < wide.index("lasso")

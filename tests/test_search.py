@@ -17,7 +17,7 @@ from helpers import RAW_CSV, SCHEMA, sha256
 from trainer.candidates import CATALOGUE
 from trainer.cli import main
 from trainer.config import Recipe, SearchSettings, load_recipe
-from trainer.errors import EXIT_ERROR, EXIT_GATE, EXIT_OK, GateError
+from trainer.errors import EXIT_ERROR, EXIT_GATE, EXIT_OK, GateError, TrainerError
 from trainer.features import build_pipeline
 from trainer.plan import SearchPlan, make_plan
 from trainer.results import CandidateResult, rank
@@ -435,3 +435,52 @@ def test_two_stage_samples_as_randomized_search_then_tries_the_best_points_neigh
     assert set(tried) == set(sampled) | set(WIDE_RIDGE["alpha"][max(0, i - 1) : i + 2])
     assert result.best_params["alpha"] in tried and result.oof is not None
     assert result.cv_mean == pytest.approx(result.cv_results["mean_test_score"].max())
+
+
+@pytest.mark.unit
+def test_child_runs_written_in_the_background_report_the_first_failure() -> None:
+    from trainer.candidate_runs import ChildRuns
+
+    written: list[int] = []
+
+    def refused() -> None:
+        raise RuntimeError("store refused the write")
+
+    children = ChildRuns()
+    children.submit("one", written.append, 1)
+    children.submit("candidate 'two'", refused)
+    children.submit("three", written.append, 2)
+    with pytest.raises(TrainerError, match="could not record candidate 'two': RuntimeError: store refused"):
+        children.wait()
+    children.close()
+    assert written == [1, 2], "every write is attempted, in order"
+    children = ChildRuns()
+    children.wait()  # nothing pending
+    children.close()
+
+
+@pytest.mark.integration
+def test_a_child_run_that_cannot_be_written_fails_the_training(
+    sqlite_store: str,
+    sample_csv: Path,
+    small_recipe: Path,
+    caplog: pytest.LogCaptureFixture,
+    all_runs: Callable[..., list[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from trainer import record
+
+    def refused(result: CandidateResult, parent: Any) -> str:
+        raise MlflowException(f"store refused the run of '{result.name}'")
+
+    monkeypatch.setattr(record, "candidate", refused)
+
+    assert train(sample_csv, small_recipe) == EXIT_ERROR
+
+    assert "could not record candidate '" in errors(caplog)
+    assert "store refused the run of" in errors(caplog)
+    assert "unexpected error" not in errors(caplog)
+    assert _parent(all_runs).info.status == "FAILED"
+    assert not mlflow.MlflowClient().search_registered_models()

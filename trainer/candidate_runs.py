@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from trainer import record
-from trainer.errors import GateError
+from trainer.errors import GateError, TrainerError, one_line
 from trainer.progress import Progress
 from trainer.search import planned_count, search_all
 
@@ -32,15 +32,19 @@ class ChildRuns:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="trainer-child-runs")
-        self._pending: list[Future[Any]] = []
+        self._pending: list[tuple[str, Future[Any]]] = []
 
-    def submit(self, fn: Any, *args: Any) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
+    def submit(self, what: str, fn: Any, *args: Any) -> None:
+        """Run `fn(*args)` in the background; `what` names it in a failure."""
+        self._pending.append((what, self._pool.submit(fn, *args)))
 
     def wait(self) -> None:
         pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()
+        for what, future in pending:
+            try:
+                future.result()
+            except Exception as exc:
+                raise TrainerError(f"could not record {what}: {type(exc).__name__}: {one_line(exc)}") from exc
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -84,7 +88,7 @@ def scored(results: list[CandidateResult], recipe: Recipe) -> list[CandidateResu
 
 def _logged(i: int, total: int, result: CandidateResult, run: Run, children: ChildRuns) -> CandidateResult:
     """One candidate's child run (in the background), and its progress line `[ k/N] name ... cv_r2 ...`."""
-    children.submit(record.candidate, result, run)
+    children.submit(f"candidate '{result.name}' in the tracking store", record.candidate, result, run)
     if result.skipped:
         log.info("[%2d/%d] %-22s %s", i, total, result.name, result.skipped)
         return result

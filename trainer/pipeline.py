@@ -28,8 +28,10 @@ from trainer.timing import PhaseTimer
 from trainer.training_recipe import loaded
 
 if TYPE_CHECKING:
+    from mlflow.entities import Run
     from sklearn.pipeline import Pipeline
 
+    from trainer.candidates import CandidateSpec
     from trainer.config import Recipe
     from trainer.features import FeatureSummary
     from trainer.finish import Finishing
@@ -117,15 +119,11 @@ def run_train(
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
         prepared = prepare(data_path, schema_path, recipe, timer, (register, warm))
-        with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
-            plan = make_plan(
-                recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task, timer.started
-            )
-            results = searched(specs, recipe, plan, run, timer, children)
+        plan, results = search_step(specs, recipe, prepared, (run, timer, children))
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
         if register:
-            children.submit(preload)  # imports registration needs, beside the refit
+            children.submit("registration's imports", preload)  # beside the refit
         with timer.phase("refit + holdout"), Progress(f"refit {selection.winner.name}"):
             outcome = fitted(selection, recipe, prepared, plan, run.info.run_id)
         with timer.phase("logging"):  # what is left of the child runs' writes
@@ -141,6 +139,18 @@ def run_train(
         with Progress("promotion"):  # only once the version is `passed`: a promotion never races it
             outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
     return replace(outcome, timings=phases)
+
+
+def search_step(
+    specs: list[CandidateSpec], recipe: Recipe, prepared: Prepared, where: tuple[Run, PhaseTimer, ChildRuns]
+) -> tuple[SearchPlan, list[CandidateResult]]:
+    """The search plan and every candidate's result (a fit cache for the search's duration)."""
+    run, timer, children = where
+    with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
+        plan = make_plan(
+            recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task, timer.started
+        )
+        return plan, searched(specs, recipe, plan, run, timer, children)
 
 
 def promoted(

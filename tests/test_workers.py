@@ -1,0 +1,57 @@
+"""The worker processes: started in the background (or not at all for one worker or for Dask), reused
+by the parallel steps that follow, and the leakage detector's scores the same on them as in one
+process."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from joblib import Parallel, delayed, parallel_config
+
+from trainer.candidates import CATALOGUE
+from trainer.config import LeakageSettings
+from trainer.leakage import detect
+from trainer.workers import WarmUp, warm_up
+
+pytestmark = pytest.mark.unit
+
+
+def test_one_worker_or_another_backend_starts_nothing() -> None:
+    assert warm_up(1, [])._thread is None
+    with parallel_config(backend="threading"):
+        assert warm_up(2, [])._thread is None
+
+
+def test_the_started_workers_are_the_ones_the_next_step_uses() -> None:
+    warm = warm_up(2, [CATALOGUE["ridge"].make])
+    assert warm._thread is not None
+    warm.wait()
+    warm.wait()  # waiting twice (the training waits again on its way out) is harmless
+    first = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
+    again = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
+    assert os.getpid() not in first and again == first
+
+
+def test_a_failed_warm_up_is_only_a_lost_head_start() -> None:
+    def broken() -> object:
+        raise RuntimeError("no such library")
+
+    warm = warm_up(2, [broken])
+    warm.wait()  # logged at debug level, never raised: the first parallel step reports real failures
+    assert isinstance(warm, WarmUp)
+
+
+def test_leakage_scores_are_the_same_on_workers_as_in_one_process() -> None:
+    rng = np.random.default_rng(1)
+    n = 600
+    a, b, c = rng.normal(size=(3, n))
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    y = a + 2 * b + c * (colour == "red") + rng.normal(size=n)
+    X = pd.DataFrame({"a": a, "b": b, "c": c, "colour": colour})
+    alone = detect(X, y, LeakageSettings(), n_jobs=1)
+    parallel = detect(X, y, LeakageSettings(), n_jobs=2)
+    pd.testing.assert_frame_equal(alone.table, parallel.table)
+    assert alone.all_r2 == parallel.all_r2
