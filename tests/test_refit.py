@@ -53,6 +53,17 @@ def _one_thread(schema: object, split: Split) -> np.ndarray:
     return model.fit(split.X_train, split.y_train).predict(split.X_test)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_catboost_regressor_is_the_same_model_on_any_number_of_threads(
+    data: tuple[object, Split, Task], threads: int
+) -> None:
+    schema, split, _ = data
+    spec = CATALOGUE["catboost"]
+    model = spec.make().set_params(**CATBOOST, thread_count=threads)
+    many = build_pipeline(schema, spec.encoding, model).fit(split.X_train, split.y_train)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(many.predict(split.X_test), _one_thread(schema, split))
+
+
 def test_catboost_refits_on_every_core_with_the_same_model(data: tuple[object, Split, Task]) -> None:
     schema, split, task = data
     fitted = refit(_winner("catboost", CATBOOST), (schema, split, task), n_jobs=2)  # type: ignore[arg-type]

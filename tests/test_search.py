@@ -446,17 +446,45 @@ def test_child_runs_written_in_the_background_report_the_first_failure() -> None
     def refused() -> None:
         raise RuntimeError("store refused the write")
 
-    children = ChildRuns()
-    children.submit("one", written.append, 1)
-    children.submit("candidate 'two'", refused)
-    children.submit("three", written.append, 2)
-    with pytest.raises(TrainerError, match="could not record candidate 'two': RuntimeError: store refused"):
-        children.wait()
-    children.close()
+    with ChildRuns() as children:
+        children.submit("one", written.append, 1)
+        children.submit("writing 'two'", refused)
+        children.submit("three", written.append, 2)
+        with pytest.raises(TrainerError, match="writing 'two' failed: RuntimeError: store refused"):
+            children.wait()
     assert written == [1, 2], "every write is attempted, in order"
-    children = ChildRuns()
-    children.wait()  # nothing pending
-    children.close()
+    with ChildRuns() as children:
+        children.wait()  # nothing pending
+        children.check()
+
+
+@pytest.mark.unit
+def test_child_runs_not_yet_written_are_dropped_when_the_training_fails() -> None:
+    import threading
+    import time
+
+    from trainer.candidate_runs import ChildRuns
+
+    started, release, written = threading.Event(), threading.Event(), []
+
+    def slow() -> None:
+        started.set()
+        release.wait(10)
+        written.append("in progress")
+
+    def release_once_dropped(children: ChildRuns) -> None:
+        queued = children._pending[1][1]
+        while not queued.cancelled():
+            time.sleep(0.01)
+        release.set()
+
+    with pytest.raises(KeyboardInterrupt), ChildRuns() as children:
+        children.submit("slow", slow)
+        children.submit("queued", written.append, "queued")
+        started.wait(10)
+        threading.Thread(target=release_once_dropped, args=(children,), daemon=True).start()
+        raise KeyboardInterrupt
+    assert written == ["in progress"], "the write in progress ends; the queued one never starts"
 
 
 @pytest.mark.integration
@@ -479,7 +507,7 @@ def test_a_child_run_that_cannot_be_written_fails_the_training(
 
     assert train(sample_csv, small_recipe) == EXIT_ERROR
 
-    assert "could not record candidate '" in errors(caplog)
+    assert "recording candidate '" in errors(caplog)
     assert "store refused the run of" in errors(caplog)
     assert "unexpected error" not in errors(caplog)
     assert _parent(all_runs).info.status == "FAILED"

@@ -26,13 +26,27 @@ def test_one_worker_or_another_backend_starts_nothing() -> None:
 
 
 def test_the_started_workers_are_the_ones_the_next_step_uses() -> None:
-    warm = warm_up(2, [CATALOGUE["ridge"].make])
+    warm = warm_up(2, [CATALOGUE["ridge"].make, CATALOGUE["catboost"].make])
     assert warm._thread is not None
     warm.wait()
     warm.wait()  # waiting twice (the training waits again on its way out) is harmless
-    first = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
-    again = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
-    assert os.getpid() not in first and again == first
+    assert len(warm.pids) == 2 and os.getpid() not in warm.pids
+    used = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
+    assert used <= set(warm.pids)
+
+
+def test_background_work_keeps_the_callers_backend_and_returns_or_raises() -> None:
+    from trainer.workers import in_background
+
+    with parallel_config(backend="threading"):
+        done = in_background(lambda: Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4)))
+    assert set(done()) == {os.getpid()}, "threads of this process, as the caller asked"
+
+    def broken() -> None:
+        raise ValueError("bad column")
+
+    with pytest.raises(ValueError, match="bad column"):
+        in_background(broken)()
 
 
 def test_a_failed_warm_up_is_only_a_lost_head_start() -> None:

@@ -27,27 +27,42 @@ log = logging.getLogger(__name__)
 class ChildRuns:
     """The candidates' child runs, written by one background thread while the search and the refit
     go on (the last candidates of a stream finish within a second of each other: their 1.3 s of
-    store writes came after the search). `wait()` raises the first failure; `close()` (on any way
-    out, before the parent run ends) waits for every write."""
+    store writes came after the search). `check()` raises a failure already known, `wait()` the
+    first one; leaving the `with` block waits for the write in progress, and for the rest only when
+    the training succeeded (after a failure or a signal they are dropped), before the parent run
+    ends."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="trainer-child-runs")
         self._pending: list[tuple[str, Future[Any]]] = []
 
+    def __enter__(self) -> ChildRuns:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+
     def submit(self, what: str, fn: Any, *args: Any) -> None:
         """Run `fn(*args)` in the background; `what` names it in a failure."""
         self._pending.append((what, self._pool.submit(fn, *args)))
 
+    def check(self) -> None:
+        """Raise the failure of a write that has already ended, if any."""
+        for what, future in self._pending:
+            if future.done():
+                _result(what, future)
+
     def wait(self) -> None:
         pending, self._pending = self._pending, []
         for what, future in pending:
-            try:
-                future.result()
-            except Exception as exc:
-                raise TrainerError(f"could not record {what}: {type(exc).__name__}: {one_line(exc)}") from exc
+            _result(what, future)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
+
+def _result(what: str, future: Future[Any]) -> None:
+    try:
+        future.result()
+    except Exception as exc:
+        raise TrainerError(f"{what} failed: {type(exc).__name__}: {one_line(exc)}") from exc
 
 
 def searched(
@@ -88,7 +103,9 @@ def scored(results: list[CandidateResult], recipe: Recipe) -> list[CandidateResu
 
 def _logged(i: int, total: int, result: CandidateResult, run: Run, children: ChildRuns) -> CandidateResult:
     """One candidate's child run (in the background), and its progress line `[ k/N] name ... cv_r2 ...`."""
-    children.submit(f"candidate '{result.name}' in the tracking store", record.candidate, result, run)
+    children.submit(
+        f"recording candidate '{result.name}' in the tracking store", record.candidate, result, run
+    )
     if result.skipped:
         log.info("[%2d/%d] %-22s %s", i, total, result.name, result.skipped)
         return result

@@ -26,8 +26,9 @@ class CandidateSpec:
     encoding: str  # "onehot": imputed, scaled, one-hot matrix; "native": raw categories
     complexity: int
     # the parameter that sets a fit's threads, for an estimator whose model is the same on any number
-    # of them (CatBoost: identical predictions on 1 and 2 threads, 8.1 s against 5.5 s on 4k rows):
-    # the winner's refit uses every core through it; searched and registered with the catalogue's value
+    # of them (CatBoost's regressor: identical predictions on 1, 2 and 3 threads, 8.1 s against 5.5 s
+    # on 4k rows and 2 cores; its classifier is not claimed: reported to differ, catboost#2804): the
+    # winner's refit uses every core through it; searched and registered with the catalogue's value
     threads: str = ""
 
 

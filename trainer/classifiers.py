@@ -67,7 +67,6 @@ CLASSIFIERS: dict[str, CandidateSpec] = {
             estimator("trainer.transforms.CatBoostNativeClassifier", random_state=SEED, thread_count=1),
             "native",
             13,
-            threads="thread_count",
         ),
         # LightGBM encodes any labels itself (classes_ keeps the originals): no adapter needed
         CandidateSpec(

@@ -102,9 +102,9 @@ def run_train(
     timer = PhaseTimer()
     tracking.quiet_libraries()
     recipe, specs = loaded(recipe_path, schema_path, time_budget)
-    warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])
     tracking.check_tracking_store()
     launched = tracking.use_experiment(str(recipe.experiment))
+    warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])
     tags = {"trainer_command": "train", **(run_tags or {})}
     name = tracking.run_name("reproduce" if "reproduces" in tags else "train", schema_name(schema_path))
     # `passed_last` encloses the run: the version is marked `passed` after the run has closed, or
@@ -114,7 +114,7 @@ def run_train(
         finalise.passed_last() as registration,
         tracking.parent_run(name, tags, launched) as run,
         tempfile.TemporaryDirectory() as tmp,
-        closing(ChildRuns()) as children,
+        ChildRuns() as children,
     ):
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
@@ -122,8 +122,9 @@ def run_train(
         plan, results = search_step(specs, recipe, prepared, (run, timer, children))
         with timer.phase("select"):
             selection = selected(results, recipe, Path(tmp))
+        children.check()
         if register:
-            children.submit("registration's imports", preload)  # beside the refit
+            children.submit("importing registration's libraries", preload)  # beside the refit
         with timer.phase("refit + holdout"), Progress(f"refit {selection.winner.name}"):
             outcome = fitted(selection, recipe, prepared, plan, run.info.run_id)
         with timer.phase("logging"):  # what is left of the child runs' writes
@@ -197,7 +198,9 @@ def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
     A class label is scored as its code (0/1 for yes/no): a copy of the label still scores R² ≈ 1."""
     settings = recipe.leakage
     if settings.enabled:
-        report = leakage.detect(split.X_train, task.as_numbers(split.y_train), settings, recipe.n_jobs)
+        # its tiny fits stay local: only the search's CV fits go to a Dask cluster
+        n_jobs = recipe.n_jobs if workers.local_pool() else 1
+        report = leakage.detect(split.X_train, task.as_numbers(split.y_train), settings, n_jobs)
     else:
         report = leakage.disabled(settings)
     record.leakage(report)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from trainer.blend import BLEND, blend_params, blend_pipeline
 from trainer.classifiers import catalogue
 from trainer.features import build_pipeline
+from trainer.workers import local_pool
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -23,11 +24,12 @@ if TYPE_CHECKING:
 def refit(winner: CandidateResult, data: tuple[Schema, Split, Task], n_jobs: int = 1) -> Pipeline:
     """The winner's Pipeline at its best parameters, fitted on the whole training part: a blend's
     members side by side on `n_jobs` workers (76 s one after the other under load), and an estimator
-    whose model does not depend on its threads (`CandidateSpec.threads`) on all of them."""
-    from joblib import effective_n_jobs, parallel_config
+    whose model does not depend on its threads (`CandidateSpec.threads`) on this machine's cores
+    (local processes only: a Dask worker's cores are not ours to count)."""
+    from joblib import cpu_count, effective_n_jobs, parallel_config
 
     schema, split, task = data
-    cores = effective_n_jobs(n_jobs)
+    cores = min(effective_n_jobs(n_jobs), cpu_count()) if local_pool() else 1
     if winner.name == BLEND:
         members = blend_params(winner.best_params, task.kind)
         blend = blend_pipeline(members, schema, task.is_classification)
@@ -47,7 +49,8 @@ def refit(winner: CandidateResult, data: tuple[Schema, Split, Task], n_jobs: int
 @contextmanager
 def threads(specs: list[CandidateSpec], pipelines: list[tuple[str, Any]], cores: int) -> Iterator[None]:
     """Each member Pipeline's model whose spec names a thread parameter fits on `cores` threads; its
-    catalogue value is back when the block ends (the registered parameters are the searched ones)."""
+    catalogue value is back when the block ends, so the model's parameters (logged, compared by
+    `reproduce`) are the searched ones; the fitted CatBoost object inside keeps the count it used."""
     for spec, (_, pipeline) in zip(specs, pipelines, strict=True):
         if spec.threads:
             pipeline.named_steps["model"].set_params(**{spec.threads: cores})

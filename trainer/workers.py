@@ -1,29 +1,35 @@
 """The worker processes the fits run on: started in the background while the contract runs, so the
-leakage detector and the search find them ready (joblib's reusable loky pool, one per process)."""
+leakage detector and the search find them ready (joblib's reusable loky pool, one per process);
+and work handed to a background thread."""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Starting the pool costs each worker its imports (scikit-learn, the boosters: the first candidate
+# waited 2.6 s for them in a default run), paid by the first parallel step while the main process
+# waited. Started before the contract, the workers import on the core the contract leaves idle.
 
 # what each worker imports before its first fit, with the candidates' own libraries
 MODULES = ("trainer.folds", "trainer.features", "trainer.leakage", "sklearn.ensemble")
 
-# Starting the pool costs each worker its imports (scikit-learn, the boosters: about 2 s on the
-# 2-core host), paid by the first parallel step while the main process waited. Started before the
-# contract, the workers import on the core the contract leaves idle.
-
 
 class WarmUp:
     """Worker processes being started in a background thread; `wait()` before the first parallel
-    step (and on the way out, so no thread outlives the training)."""
+    step (and on the way out, so no thread outlives the training). `pids`: the workers that ran
+    the warm-up."""
 
     def __init__(self, thread: threading.Thread | None = None) -> None:
         self._thread = thread
+        self.pids: list[int] = []
 
     def wait(self) -> None:
         if self._thread is not None:
@@ -33,40 +39,82 @@ class WarmUp:
     close = wait  # `contextlib.closing(warm)`: waited for however the training ends
 
 
-def warm_up(
-    n_jobs: int, factories: Sequence[Callable[[], object]], modules: Sequence[str] = MODULES
-) -> WarmUp:
-    """Start joblib's local worker processes and have each import `modules` and call `factories`
-    (the candidates' estimator factories: their libraries are imported). Nothing to do for one
-    worker or another backend (Dask: its workers are already running)."""
-    from joblib import effective_n_jobs
+def local_pool() -> bool:
+    """Whether joblib runs this thread's parallel work on local loky processes (not Dask, threads)."""
     from joblib._parallel_backends import LokyBackend
     from joblib.parallel import get_active_backend
 
-    workers = effective_n_jobs(n_jobs)
     backend, _ = get_active_backend()  # the main thread's: a parallel_config is per thread
-    if workers < 2 or not isinstance(backend, LokyBackend):
+    return isinstance(backend, LokyBackend)
+
+
+def warm_up(
+    n_jobs: int, factories: Sequence[Callable[[], object]], modules: Sequence[str] = MODULES
+) -> WarmUp:
+    """Start joblib's local worker processes and have each import `modules` and the candidates'
+    libraries (calling their estimator `factories`). Nothing to do for one worker or another
+    backend (Dask: its workers are already running)."""
+    from joblib import effective_n_jobs
+
+    if not local_pool() or effective_n_jobs(n_jobs) < 2:
         return WarmUp()
-    thread = threading.Thread(
-        target=_start, args=(n_jobs, workers, factories, modules), name="trainer-warm-up", daemon=True
-    )
-    thread.start()
-    return WarmUp(thread)
+    warm = WarmUp()
+    args = (n_jobs, effective_n_jobs(n_jobs), factories, modules, warm.pids)
+    warm._thread = threading.Thread(target=_start, args=args, name="trainer-warm-up", daemon=True)
+    warm._thread.start()
+    return warm
 
 
 def _start(
-    n_jobs: int, workers: int, factories: Sequence[Callable[[], object]], modules: Sequence[str]
+    n_jobs: int,
+    workers: int,
+    factories: Sequence[Callable[[], object]],
+    modules: Sequence[str],
+    pids: list[int],
 ) -> None:
     from joblib import Parallel, delayed
 
     try:
-        Parallel(n_jobs=n_jobs)(delayed(_imported)(factories, modules) for _ in range(workers))
-    except Exception as exc:  # noqa: BLE001 - only a head start: the first parallel step reports any failure
+        pids += Parallel(n_jobs=n_jobs)(delayed(_imported)(factories, modules) for _ in range(workers))
+    except BaseException as exc:  # noqa: BLE001 - only a head start (even a Ctrl-C the workers saw): the main thread reports
         log.debug("warming up the worker processes failed: %s", exc)
 
 
-def _imported(factories: Sequence[Callable[[], object]], modules: Sequence[str]) -> None:
+def _imported(factories: Sequence[Callable[[], object]], modules: Sequence[str]) -> int:
     for module in modules:
         importlib.import_module(module)
     for make in factories:
-        make()
+        wrapped = getattr(make(), "wrapped_library", "")  # an adapter imports its library only to fit
+        if wrapped:
+            importlib.import_module(wrapped)
+    return os.getpid()
+
+
+def in_background(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Start `fn(*args)` in a daemon thread with this thread's joblib backend and one-thread native
+    libraries (both are per thread); the returned function waits for its result or raises its
+    error. Left behind on a failure or a signal, the thread never delays the process's exit."""
+    from joblib import parallel_config
+    from joblib.parallel import get_active_backend
+    from threadpoolctl import threadpool_limits
+
+    backend, _ = get_active_backend()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            with parallel_config(backend=backend), threadpool_limits(limits=1):
+                outcome["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="trainer-background", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return result
