@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from trainer import record
-from trainer.errors import GateError, TrainerError, one_line
+from trainer.errors import GateError, TrainerError, typed_line
 from trainer.progress import Progress
 from trainer.search import planned_count, search_all
 
@@ -62,7 +62,7 @@ def _result(what: str, future: Future[Any]) -> None:
     try:
         future.result()
     except Exception as exc:
-        raise TrainerError(f"{what} failed: {type(exc).__name__}: {one_line(exc)}") from exc
+        raise TrainerError(f"{what} failed: {typed_line(exc)}") from exc
 
 
 def searched(

@@ -32,3 +32,8 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     """An exception's first line of text (its type name if it has none), at most `limit` characters."""
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
+def typed_line(exc: BaseException) -> str:
+    """`Type: first line` of an exception, for a message that names what failed."""
+    return f"{type(exc).__name__}: {one_line(exc)}"

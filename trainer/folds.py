@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.metrics import get_scorer
 from sklearn.utils.parallel import Parallel, delayed
 
-from trainer.errors import TrainerError, one_line
+from trainer.errors import TrainerError, typed_line
 from trainer.results import CandidateResult, OutOfFold, param_label
 from trainer.tasks import sign
 
@@ -97,7 +97,7 @@ def fit_fold(
     try:
         model.fit(X.iloc[train], y[train])
     except Exception as exc:  # noqa: BLE001 - reported by name with its grid point, never swallowed
-        return FoldFit(point, fold, time.perf_counter() - started, 0.0, None, None, None, _describe(exc))
+        return FoldFit(point, fold, time.perf_counter() - started, 0.0, None, None, None, typed_line(exc))
     fitted = time.perf_counter()
     predictions = model.predict(X.iloc[test])
     classes = getattr(model, "classes_", None)
@@ -105,10 +105,6 @@ def fit_fold(
     return FoldFit(
         point, fold, fitted - started, time.perf_counter() - fitted, predictions, probabilities, classes
     )
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {one_line(exc)}"
 
 
 def fit_folds(

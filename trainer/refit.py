@@ -37,8 +37,7 @@ def refit(winner: CandidateResult, data: tuple[Schema, Split, Task], n_jobs: int
         specs = [spec for spec, _ in members]
         with parallel_config(n_jobs=n_jobs), threads(specs, voting.estimators, cores):
             blend.fit(split.X_train, split.y_train)
-        _restore(specs, [member for _, member in voting.estimators])
-        _restore(specs, voting.estimators_)
+        _restore(specs, voting.estimators_)  # the fitted clones (`threads` restores the templates)
         return blend
     spec = catalogue(task.kind)[winner.name]
     pipeline = build_pipeline(schema, spec.encoding, spec.make().set_params(**winner.best_params))

@@ -17,7 +17,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from trainer.blend import blend_members, search_blend
 from trainer.candidates import search_order, stream_order
-from trainer.errors import TrainerError, one_line
+from trainer.errors import TrainerError, typed_line
 from trainer.features import build_pipeline
 from trainer.folds import (
     FoldFit,
@@ -199,9 +199,9 @@ def _streamed(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> I
     """Every candidate's grid as one stream of fold fits on the plan's workers, the longest first;
     each candidate's result as soon as its last fold is in (its seconds: since the previous one's)."""
     folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
-    sizes = {spec.name: len(ParameterGrid(recipe.candidates[spec.name])) for spec in specs}
-    specs = stream_order(specs, sizes)
-    grids = [list(ParameterGrid(prefixed(recipe.candidates[spec.name]))) for spec in specs]
+    points = {spec.name: list(ParameterGrid(prefixed(recipe.candidates[spec.name]))) for spec in specs}
+    specs = stream_order(specs, {name: len(grid) for name, grid in points.items()})
+    grids = [points[spec.name] for spec in specs]
     pipelines = [build_pipeline(plan.schema, s.encoding, s.make(), memory=plan.memory) for s in specs]
     tasks = [
         (pipelines[c], params, p, f)
@@ -256,7 +256,7 @@ def _run_search(name: str, grid: Grid, search: Any, pipeline: Pipeline, plan: Se
     except Exception as exc:
         bad = _failing_params(pipeline, grid, plan)
         raise TrainerError(
-            f"candidate '{name}' failed to fit with {param_label(bad)}: {type(exc).__name__}: {one_line(exc)}"
+            f"candidate '{name}' failed to fit with {param_label(bad)}: {typed_line(exc)}"
         ) from exc
     return search.cv_results_
 
