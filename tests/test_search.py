@@ -452,14 +452,29 @@ def test_child_runs_written_in_the_background_report_the_first_failure() -> None
         children.submit("three", written.append, 2)
         with pytest.raises(TrainerError, match="writing 'two' failed: RuntimeError: store refused"):
             children.wait()
-    assert written == [1, 2], "every write is attempted, in order"
+    assert written == [1], "once the store refused a write, the rest are not attempted"
     with ChildRuns() as children:
         children.wait()  # nothing pending
         children.check()
 
 
 @pytest.mark.unit
-def test_child_runs_not_yet_written_are_dropped_when_the_training_fails() -> None:
+def test_child_runs_are_all_written_when_the_training_fails_after_the_search() -> None:
+    import threading
+
+    from trainer.candidate_runs import ChildRuns
+
+    release, written = threading.Event(), []
+    with pytest.raises(GateError), ChildRuns() as children:
+        children.submit("slow", lambda: (release.wait(10), written.append("in progress")))
+        children.submit("queued", written.append, "queued")
+        threading.Timer(0.2, release.set).start()  # the queued write is still waiting when it fails
+        raise GateError("no candidate passed the quality gates")
+    assert written == ["in progress", "queued"], "a gate refusal still records every candidate"
+
+
+@pytest.mark.unit
+def test_child_runs_not_yet_written_are_dropped_when_a_signal_arrives() -> None:
     import threading
     import time
 

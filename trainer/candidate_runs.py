@@ -28,23 +28,35 @@ class ChildRuns:
     """The candidates' child runs, written by one background thread while the search and the refit
     go on (the last candidates of a stream finish within a second of each other: their 1.3 s of
     store writes came after the search). `check()` raises a failure already known, `wait()` the
-    first one; leaving the `with` block waits for the write in progress, and for the rest only when
-    the training succeeded (after a failure or a signal they are dropped), before the parent run
-    ends."""
+    first one. Once a write has failed the rest are not attempted: a store that refused one would
+    keep each of the others waiting through its retries. Leaving the `with` block, before the parent
+    run ends, waits for every write after an ordinary failure (a gate refusal still shows each
+    candidate's run), and only for the write in progress after a signal."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="trainer-child-runs")
         self._pending: list[tuple[str, Future[Any]]] = []
+        self._failed = False
 
     def __enter__(self) -> ChildRuns:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        signalled = exc_type is not None and not issubclass(exc_type, Exception)
+        self._pool.shutdown(wait=True, cancel_futures=signalled)
 
     def submit(self, what: str, fn: Any, *args: Any) -> None:
-        """Run `fn(*args)` in the background; `what` names it in a failure."""
-        self._pending.append((what, self._pool.submit(fn, *args)))
+        """Run `fn(*args)` in the background, unless a write has failed; `what` names it in a failure."""
+        self._pending.append((what, self._pool.submit(self._unless_failed, fn, *args)))
+
+    def _unless_failed(self, fn: Any, *args: Any) -> None:
+        if self._failed:
+            return
+        try:
+            fn(*args)
+        except BaseException:
+            self._failed = True
+            raise
 
     def check(self) -> None:
         """Raise the failure of a write that has already ended, if any."""
