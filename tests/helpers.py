@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -246,3 +247,15 @@ TRAINER_LINE = re.compile(r"^\d\d:\d\d:\d\d (ERROR|WARNING|INFO) +(.*)$", re.MUL
 def trainer_lines(stderr: str, level: str = "ERROR") -> list[str]:
     """The trainer's own log lines of one level (its format: `HH:MM:SS LEVEL   message`)."""
     return [m.group(2) for m in TRAINER_LINE.finditer(stderr) if m.group(1) == level]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free on 127.0.0.1 (each held until all are found, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -237,7 +237,7 @@ def log_text(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def wait_in_log(proc: subprocess.Popen, log: Path, needle: str, timeout: float = 120) -> None:
+def wait_in_log(proc: subprocess.Popen, log: Path, needle: str, timeout: float = 600) -> None:
     """Wait until the child's stderr shows `needle`; fail if it exits first."""
     wait_for(lambda: needle in log_text(log) or proc.poll() is not None, timeout, what=repr(needle))
     assert proc.poll() is None, f"exited {proc.returncode} before {needle!r}:\n{log_text(log)[-3000:]}"
@@ -259,7 +259,7 @@ def progress_lines(stderr: str) -> list[str]:
     return [x for x in trainer_lines(stderr, "INFO") if PROGRESS.match(x)]
 
 
-def signal_and_wait(proc: subprocess.Popen, sig: int, timeout: float = 60) -> int:
+def signal_and_wait(proc: subprocess.Popen, sig: int, timeout: float = 180) -> int:
     os.kill(proc.pid, sig)
     try:
         return proc.wait(timeout)
@@ -324,7 +324,7 @@ def test_sigkill_after_selection_before_version(store: Store, base: Base, tmp_pa
     """Killed right after the "selected" line: logging the model, no version yet (or pending)."""
     log = tmp_path / "stderr.txt"
     proc = start_trainer(train_args(base), store.uri, log)
-    wait_in_log(proc, log, "selected ", timeout=120)
+    wait_in_log(proc, log, "selected ")
 
     assert signal_and_wait(proc, signal.SIGKILL) == -signal.SIGKILL
 
@@ -342,7 +342,7 @@ def test_sigkill_while_version_is_pending(store: Store, base: Base, tmp_path: Pa
         assert proc.poll() is None, log_text(log)[-3000:]
         return any(v.tags.get("validation_status") == "pending" for v in versions(store.client, MODEL))
 
-    wait_for(pending, 120, interval=0.05, what="a pending model version")
+    wait_for(pending, 600, interval=0.05, what="a pending model version")
     assert signal_and_wait(proc, signal.SIGKILL) == -signal.SIGKILL
 
     v2 = versions(store.client, MODEL)[1]
@@ -714,7 +714,7 @@ def test_unavailable_http_store(base: Base) -> None:
     done = run_trainer(
         train_args(base),
         "http://127.0.0.1:1",
-        timeout=120,
+        timeout=300,
         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
         MLFLOW_HTTP_REQUEST_TIMEOUT="2",
     )
@@ -783,7 +783,7 @@ def test_read_only_sqlite_store(how: str, base: Base, tmp_path: Path) -> None:
         uri = f"sqlite:///file:{db}?mode=ro&uri=true"
     before = sha256(db)
     try:
-        done = run_trainer(train_args(base), uri, timeout=120)
+        done = run_trainer(train_args(base), uri, timeout=300)
     finally:
         if restore:
             _immutable(restore, False)
@@ -797,7 +797,7 @@ def test_read_only_sqlite_store(how: str, base: Base, tmp_path: Path) -> None:
 def test_read_only_sqlite_store_message_names_the_cause(base: Base, tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     init_store(db, [EXPERIMENT], template=base.db)
-    done = run_trainer(train_args(base), f"sqlite:///file:{db}?mode=ro&uri=true", timeout=120)
+    done = run_trainer(train_args(base), f"sqlite:///file:{db}?mode=ro&uri=true", timeout=300)
     assert done.returncode == 1
     [line] = trainer_lines(done.stderr)
     assert line.endswith(": attempt to write a readonly database"), line
@@ -814,7 +814,7 @@ def test_password_in_tracking_uri_is_redacted(base: Base) -> None:
     done = run_trainer(
         train_args(base),
         f"http://user:{SECRET}@127.0.0.1:1",
-        timeout=120,
+        timeout=300,
         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
         MLFLOW_HTTP_REQUEST_TIMEOUT="2",
     )
@@ -851,7 +851,7 @@ def test_token_as_the_user_part_of_the_uri_is_redacted(base: Base) -> None:
     done = run_trainer(
         ["explain", f"models:/{MODEL}/1"],
         f"http://{SECRET}@127.0.0.1:1",
-        timeout=120,
+        timeout=300,
         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
         MLFLOW_HTTP_REQUEST_TIMEOUT="2",
     )

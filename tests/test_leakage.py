@@ -97,6 +97,19 @@ def test_a_text_id_is_blocked_and_acknowledging_it_lets_it_through(
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("levels", [63, 64, 200, 300])
+def test_a_text_column_with_many_levels_is_scored(
+    synthetic: tuple[pd.DataFrame, np.ndarray], levels: int
+) -> None:
+    """More levels than the model's bins (63): scored as ordered codes, not a failed fit."""
+    X, y = synthetic
+    X = X.assign(city=[f"city-{i % levels}" for i in range(len(X))])
+    report = detect(X, y, SETTINGS)
+    assert report.table[["alone_r2", "others_r2", "lift"]].notna().all().all(), report.table
+    assert _levels(report)["city"] == "ok"
+
+
+@pytest.mark.unit
 def test_warn_rule_separates_a_concurrent_score_from_a_strong_earlier_one() -> None:
     """The reference measurements (issue #13): read3 warned, math2 silent, a weak feature silent."""
     read3 = {"alone_r2": 0.556, "others_r2": 0.549, "lift": 0.122}

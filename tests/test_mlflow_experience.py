@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -16,7 +15,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-from helpers import ROOT, SCHEMA, VENV_BIN, start, subprocess_env, wait_for
+from helpers import ROOT, SCHEMA, VENV_BIN, free_ports, start, subprocess_env, wait_for
 
 
 def _mlflow_run(uri: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -164,12 +163,6 @@ def test_a_long_phase_on_a_terminal_draws_a_counted_bar(capsys: pytest.CaptureFi
     assert "search" in err and "2/2" in err and "ridge" in err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _post(url: str, rows: list[dict[str, Any]]) -> tuple[int, Any]:
     body = json.dumps({"dataframe_records": rows}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
@@ -210,7 +203,7 @@ def test_a_registered_model_serves_rows_with_and_without_nulls(
     full = sample_frame.dropna(subset=list(features)).head(2)[list(features)]
     rows = json.loads(full.to_json(orient="records"))
     with_nulls = [{**rows[0], "readk": None, "lunch3": None, "ethnicity": None, "birth": None}]
-    port = _free_port()
+    [port] = free_ports(1)
     server = start(
         [str(VENV_BIN / "mlflow"), "models", "serve", "-m", "models:/test-small/1", "--env-manager", "local"]
         + ["-h", "127.0.0.1", "-p", str(port)],

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ROOT, SCHEMA, init_store, sha256, using_store, wait_for
+from helpers import ROOT, SCHEMA, free_ports, init_store, sha256, using_store, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -55,12 +54,6 @@ if PG_BIN is None:
         "PostgreSQL binaries (initdb, pg_ctl, postgres, psql) not found: install PostgreSQL or set PG_BIN",
         allow_module_level=True,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_user() -> str | None:
@@ -169,7 +162,7 @@ def team_server() -> Iterator[TeamServer]:
     # Not under pytest's tmp_path: /tmp/pytest-of-root is mode 700 and PostgreSQL runs as another user.
     state = Path(tempfile.mkdtemp(prefix="trainer-team-"))
     state.chmod(0o755)
-    pg_port, port = _free_port(), _free_port()
+    pg_port, port = free_ports(2)
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

@@ -30,15 +30,19 @@ def sample_rows(rows: int, limit: int = MAX_ROWS, seed: int = SEED) -> np.ndarra
     return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
 
 
-def importance_by_column(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, scoring: Any) -> pd.DataFrame:
+def importance_by_column(
+    pipeline: Pipeline, holdout: tuple[pd.DataFrame, np.ndarray], scoring: Any, n_jobs: int
+) -> pd.DataFrame:
     """Permutation importance of every raw input column on (a bounded sample of) the holdout: the
-    score (R², or the selection metric's) lost when the column is shuffled."""
+    score (R², or the selection metric's) lost when the column is shuffled; on the recipe's
+    `n_jobs` (the same importances on any number)."""
     from sklearn.inspection import permutation_importance
 
+    X, y = holdout
     rows = sample_rows(len(X))
-    # n_jobs=-1: measured on the idle 2-core host (blend of LightGBM + CatBoost, 1216 rows, two
-    # alternating rounds) 3.65 / 3.59 s against 5.65 / 5.10 s for n_jobs=1, identical importances.
-    # (Under a load of ~8 on the same host the loky start-up made it 34.3 / 17.2 s against 13.5 / 18.8.)
+    # all the cores (default recipe): measured on the idle 2-core host (blend of LightGBM + CatBoost,
+    # 1216 rows, two alternating rounds) 3.65 / 3.59 s against 5.65 / 5.10 s for n_jobs=1, identical
+    # importances. A one-job recipe starts no worker processes here (each imports the libraries).
     result = permutation_importance(
         pipeline,
         X.iloc[rows],
@@ -46,7 +50,7 @@ def importance_by_column(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, sco
         scoring=scoring,
         n_repeats=REPEATS,
         random_state=SEED,
-        n_jobs=-1,
+        n_jobs=n_jobs,
     )
     log.debug("permutation importance on %d of %d holdout rows, %d repeats", len(rows), len(X), REPEATS)
     return pd.DataFrame(

@@ -54,6 +54,7 @@ MIN_ROWS_FOR_IDS = 20
 MIN_ROWS_FOR_SCORES = 30
 FOLDS = 3
 SEED = 0
+MAX_BINS = 63  # the model's bins; a text column with more levels is scored as ordered codes
 COLUMNS = ["column", "alone_r2", "others_r2", "lift", "spearman", "unique_share", "level", "reason"]
 
 
@@ -172,7 +173,7 @@ def _sample(X: pd.DataFrame, y: np.ndarray, max_rows: int) -> tuple[pd.DataFrame
 
 def _encoded(X: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
     """Numbers as floats; any other column as category codes (categorical for the model when it has
-    at most 250 levels, ordered codes beyond)."""
+    at most MAX_BINS levels, the most it takes; ordered codes beyond)."""
     columns, categorical = {}, set()
     for col in X.columns:
         series = X[col]
@@ -182,29 +183,36 @@ def _encoded(X: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
         codes = pd.Categorical(series.astype(object).where(series.notna(), None)).codes.astype("float64")
         codes[codes < 0] = np.nan
         columns[col] = codes
-        if np.nanmax(codes, initial=0) < 250:
+        if np.nanmax(codes, initial=0) < MAX_BINS:
             categorical.add(col)
     return pd.DataFrame(columns, index=X.index), categorical
 
 
-def _cv_r2(X: pd.DataFrame, y: np.ndarray, categorical: set[str]) -> float:
+def _cv_r2(
+    X: np.ndarray, y: np.ndarray, categorical: list[bool], folds: list[tuple[np.ndarray, np.ndarray]]
+) -> float:
+    """The mean R² of a small HistGradientBoosting over `folds`. A plain loop on a NumPy array:
+    2.1 s against 2.9 s for `cross_val_score` on the DataFrame (99 fits on 480 rows), the same
+    scores; and a fit that fails is an error, not a silent NaN."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.metrics import r2_score
 
     if X.shape[1] == 0:
         return 0.0  # no features: the mean, R² 0 by definition
-    model = HistGradientBoostingRegressor(
-        max_iter=40,
-        learning_rate=0.2,
-        max_leaf_nodes=15,
-        min_samples_leaf=20,
-        max_bins=63,
-        early_stopping=False,
-        random_state=SEED,
-        categorical_features=[c in categorical for c in X.columns],
-    )
-    folds = KFold(FOLDS, shuffle=True, random_state=SEED)
-    return float(np.mean(cross_val_score(model, X, y, cv=folds, scoring="r2")))
+    scores = []
+    for train, test in folds:
+        model = HistGradientBoostingRegressor(
+            max_iter=40,
+            learning_rate=0.2,
+            max_leaf_nodes=15,
+            min_samples_leaf=20,
+            max_bins=MAX_BINS,
+            early_stopping=False,
+            random_state=SEED,
+            categorical_features=categorical,
+        )
+        scores.append(r2_score(y[test], model.fit(X[train], y[train]).predict(X[test])))
+    return float(np.mean(scores))
 
 
 def _model_scores(
@@ -214,14 +222,20 @@ def _model_scores(
     tiny (3-fold HistGB on <= 2,000 rows): one thread each, on the search's worker processes (already
     started: 2.0 s against 4.1 s in one process on the 2-core host, the same scores)."""
     from joblib import Parallel, delayed
+    from sklearn.model_selection import KFold
 
     if len(encoded) < MIN_ROWS_FOR_SCORES:
         return {}, float("nan")
+    folds = list(KFold(FOLDS, shuffle=True, random_state=SEED).split(encoded))
     subsets = [list(encoded.columns)]
     for col in encoded.columns:
         subsets += [[col], [c for c in encoded.columns if c != col]]
+    fits = (
+        delayed(_cv_r2)(encoded[cols].to_numpy(), y, [c in categorical for c in cols], folds)
+        for cols in subsets
+    )
     with threadpool_limits(limits=1):  # in this process when n_jobs is 1: threads would only contend
-        r2 = Parallel(n_jobs=n_jobs)(delayed(_cv_r2)(encoded[cols], y, categorical) for cols in subsets)
+        r2 = Parallel(n_jobs=n_jobs)(fits)
     all_r2, scores = r2[0], {}
     for i, col in enumerate(encoded.columns):
         alone, others = r2[1 + 2 * i], r2[2 + 2 * i]

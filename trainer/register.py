@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -116,8 +117,15 @@ def log_and_register(pipeline: Pipeline, ctx: TrainingContext, out: Path) -> str
     scoring = ctx.task.scorers()[ctx.task.metric]
     # importance predicts on the worker processes while this thread serializes, logs and evaluates
     # the model on one core: registration 6.1 s against 6.9 s one after the other (default recipe)
-    importance_done = in_background(importance_by_column, pipeline, split.X_test, split.y_test, scoring)
-    info, serialization = _log_model(pipeline, ctx, timer)
+    importance_done = in_background(
+        importance_by_column, pipeline, (split.X_test, split.y_test), scoring, ctx.recipe.n_jobs
+    )
+    try:
+        info, serialization = _log_model(pipeline, ctx, timer)
+    except Exception:
+        with contextlib.suppress(Exception):  # its work ends with the failed registration's, not after
+            importance_done()
+        raise
     with timer.phase("permutation importance (rest of it)"):
         importance = importance_done()
     with timer.phase("evaluation plots"):
