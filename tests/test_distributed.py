@@ -100,7 +100,9 @@ def test_dask_run_matches_the_local_run_exactly(
     # the fits really ran on the workers, not in this thread's default (loky) backend
     executed = sum(w.state.executed_count for w in cluster.workers.values())
     assert executed >= 4, executed
-    assert any("fit_and_score" in prefix for prefix in cluster.scheduler.task_prefixes)
+    prefixes = set(cluster.scheduler.task_prefixes)
+    assert any("fit_fold" in prefix for prefix in prefixes), prefixes  # the search's CV fits
+    assert not any("cv_r2" in prefix for prefix in prefixes), "the leakage detector's fits stay local"
 
     dask_run, local_run = all_runs("tags.trainer_command = 'train'")  # newest first
     assert dask_run.info.status == local_run.info.status == "FINISHED"

@@ -235,7 +235,9 @@ def _model_scores(
         for cols in subsets
     )
     with threadpool_limits(limits=1):  # in this process when n_jobs is 1: threads would only contend
-        r2 = Parallel(n_jobs=n_jobs)(fits)
+        # one job: in this process whatever joblib's backend (under Dask, Parallel(n_jobs=1) still
+        # sends its calls to the cluster)
+        r2 = [fn(*args, **kwargs) for fn, args, kwargs in fits] if n_jobs == 1 else Parallel(n_jobs)(fits)
     all_r2, scores = r2[0], {}
     for i, col in enumerate(encoded.columns):
         alone, others = r2[1 + 2 * i], r2[2 + 2 * i]
