@@ -101,12 +101,64 @@ def test_a_text_id_is_blocked_and_acknowledging_it_lets_it_through(
 def test_a_text_column_with_many_levels_is_scored(
     synthetic: tuple[pd.DataFrame, np.ndarray], levels: int
 ) -> None:
-    """More levels than the model's bins (63): scored as ordered codes, not a failed fit."""
+    """Up to 63 levels (the model's most) as categories, more as ordered codes: never a failed fit."""
+    from trainer.leakage import _encoded
+
     X, y = synthetic
     X = X.assign(city=[f"city-{i % levels}" for i in range(len(X))])
+    assert ("city" in _encoded(X)[1]) == (levels <= 63)
     report = detect(X, y, SETTINGS)
     assert report.table[["alone_r2", "others_r2", "lift"]].notna().all().all(), report.table
     assert _levels(report)["city"] == "ok"
+
+
+@pytest.mark.unit
+def test_the_detectors_scores_are_cross_val_scores(synthetic: tuple[pd.DataFrame, np.ndarray]) -> None:
+    """Its plain loop on arrays gives what `cross_val_score` gives on the frame, NaNs and categories included."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.model_selection import KFold, cross_val_score
+
+    from trainer.leakage import _cv_r2, _encoded
+
+    X, y = synthetic
+    X = X.assign(a=X["a"].where(X.index % 7 != 0))
+    encoded, categorical = _encoded(X)
+    mask = [c in categorical for c in encoded.columns]
+    assert any(mask)
+    folds = KFold(3, shuffle=True, random_state=0)
+    model = HistGradientBoostingRegressor(
+        max_iter=40,
+        learning_rate=0.2,
+        max_leaf_nodes=15,
+        min_samples_leaf=20,
+        max_bins=63,
+        early_stopping=False,
+        random_state=0,
+        categorical_features=mask,
+    )
+    expected = float(np.mean(cross_val_score(model, encoded, y, cv=folds, scoring="r2")))
+    found = _cv_r2(encoded.to_numpy(), y, mask, list(folds.split(encoded)), list(encoded.columns))
+    assert found == expected
+
+
+@pytest.mark.unit
+def test_a_model_that_cannot_be_fitted_is_one_line(
+    synthetic: tuple[pd.DataFrame, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from trainer.errors import TrainerError
+
+    def refused(self: Any, X: Any, y: Any) -> None:
+        raise ValueError("Input X has a value the model refuses")
+
+    monkeypatch.setattr(HistGradientBoostingRegressor, "fit", refused)
+    X, y = synthetic
+    with pytest.raises(
+        TrainerError,
+        match=r"leakage detector: its model could not be fitted on 'a', 'b', 'c' and 1 more: ValueError: Input X",
+    ):
+        detect(X, y, SETTINGS)  # one job: in this process, where the patch applies
 
 
 @pytest.mark.unit

@@ -484,6 +484,21 @@ def test_child_runs_are_all_written_when_the_training_stops(stop: type[BaseExcep
     assert written == ["in progress", "queued"], "every candidate searched before it keeps its run"
 
 
+@pytest.mark.unit
+def test_a_write_lost_after_the_training_failed_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    from trainer.candidate_runs import ChildRuns
+
+    def refused() -> None:
+        raise RuntimeError("store refused the write")
+
+    with pytest.raises(GateError), ChildRuns() as children:
+        children.submit("recording candidate 'ridge' in the tracking store", refused)
+        raise GateError("no candidate passed the quality gates")
+    assert (
+        "recording candidate 'ridge' in the tracking store failed: RuntimeError: store refused" in caplog.text
+    )
+
+
 @pytest.mark.integration
 def test_a_child_run_that_cannot_be_written_fails_the_training(
     sqlite_store: str,

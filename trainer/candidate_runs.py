@@ -31,7 +31,8 @@ class ChildRuns:
     first one. Once a write has failed the rest are not attempted: a store that refused one would
     keep each of the others waiting through its retries. Leaving the `with` block, before the parent
     run ends, waits for every write, also after a failure or a signal: each candidate searched
-    before it keeps its run (a few tenths of a second each, as when they were written in turn)."""
+    before it keeps its run (a few tenths of a second each, as when they were written in turn); a
+    second signal skips those not yet started, and a write that failed is named in a warning."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="trainer-child-runs")
@@ -41,8 +42,18 @@ class ChildRuns:
     def __enter__(self) -> ChildRuns:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self._pool.shutdown(wait=True)
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            self._pool.shutdown(wait=True)
+        except BaseException:  # a second signal while waiting: the writes not yet started are skipped
+            self._failed = True
+            raise
+        if exc_type is not None:  # the training's own failure is reported; a lost write is named too
+            for what, future in self._pending:
+                error = future.exception()
+                if error is not None:
+                    log.warning("%s failed: %s", what, typed_line(error))
+                    break
 
     def submit(self, what: str, fn: Any, *args: Any) -> None:
         """Run `fn(*args)` in the background, unless a write has failed; `what` names it in a failure."""

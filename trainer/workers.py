@@ -93,7 +93,7 @@ def _imported(factories: Sequence[Callable[[], object]], modules: Sequence[str])
 def in_background(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
     """Start `fn(*args)` in a daemon thread with this thread's joblib backend and one-thread native
     libraries (both are per thread); the returned function waits for its result or raises its
-    error. Left behind on a failure or a signal, the thread never delays the process's exit."""
+    error. A thread nobody waits for (after a signal) never delays the process's exit."""
     from joblib import parallel_config
     from joblib.parallel import get_active_backend
     from threadpoolctl import threadpool_limits
