@@ -156,7 +156,7 @@ def test_a_model_that_cannot_be_fitted_is_one_line(
     X, y = synthetic
     with pytest.raises(
         TrainerError,
-        match=r"leakage detector: its model could not be fitted on 'a', 'b', 'c' and 1 more: ValueError: Input X",
+        match=r"leakage detector: its model could not be fitted on \['a', 'b', 'c', 'colour'\]: ValueError: Input X",
     ):
         detect(X, y, SETTINGS)  # one job: in this process, where the patch applies
 

@@ -14,6 +14,7 @@ import pandas as pd
 from trainer.csv_reader import read_csv
 from trainer.errors import ContractError
 from trainer.files import file_digest
+from trainer.report import some
 from trainer.schema import Schema
 from trainer.suite import load_suite, target_labels
 from trainer.tasks import check_labels
@@ -81,16 +82,7 @@ def check_columns(frame: pd.DataFrame, schema: Schema, path: Path) -> list[str]:
     return extra
 
 
-SHOWN_COLUMNS = 10  # extra columns a warning names; the contract report lists them all
 TAG_CHARS = 500  # the `ignored_columns` tag, kept readable in the UI
-
-
-def some(columns: list[str]) -> str:
-    """A list of column names for one log line: all of them, or the first few and the count."""
-    if len(columns) <= SHOWN_COLUMNS:
-        return str(columns)
-    shown = [str(c)[:80] for c in columns[:SHOWN_COLUMNS]]
-    return f"{shown} and {len(columns) - SHOWN_COLUMNS} more ({len(columns)} in all)"
 
 
 def ignored_columns_tag(columns: list[str]) -> str:

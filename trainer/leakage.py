@@ -40,6 +40,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from trainer.errors import ContractError, TrainerError, typed_line
+from trainer.report import some
 
 if TYPE_CHECKING:
     from trainer.config import LeakageSettings
@@ -218,11 +219,8 @@ def _cv_r2(
         try:
             scores.append(r2_score(y[test], model.fit(X[train], y[train]).predict(X[test])))
         except Exception as exc:
-            what = ", ".join(f"'{c}'" for c in columns[:3]) + (
-                f" and {len(columns) - 3} more" if len(columns) > 3 else ""
-            )
             raise TrainerError(
-                f"leakage detector: its model could not be fitted on {what}: {typed_line(exc)} "
+                f"leakage detector: its model could not be fitted on {some(columns)}: {typed_line(exc)} "
                 "(leakage: {enabled: false} in the recipe turns the detector off)"
             ) from exc
     return float(np.mean(scores))

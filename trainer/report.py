@@ -1,4 +1,4 @@
-"""Plots and Markdown tables: leaderboard, evaluation plots, phase timings."""
+"""Plots and Markdown tables: leaderboard, evaluation plots, phase timings; column lists for one line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+SHOWN_COLUMNS = 10  # the names one line shows (the contract report lists every extra column)
+
+
+def some(columns: list[str]) -> str:
+    """A list of column names for one log line: all of them, or the first few and the count."""
+    if len(columns) <= SHOWN_COLUMNS:
+        return str(columns)
+    shown = [str(c)[:80] for c in columns[:SHOWN_COLUMNS]]
+    return f"{shown} and {len(columns) - SHOWN_COLUMNS} more ({len(columns)} in all)"
 
 
 def _pyplot() -> Any:
