@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from bench.constants import EMPTY_RUN_LABEL
 from bench.overhead import (
     anytime_row,
     automl_budgets,
@@ -244,3 +245,11 @@ def test_sections_select_what_runs() -> None:
     assert not any(getattr(args, f"skip_{n}") for n in SECTIONS)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--sections", "automl,nope"])
+
+
+def test_the_empty_mlflow_run_is_shown_as_a_share_of_the_default_run() -> None:
+    data = results()
+    data["startup"] = {"commands": {EMPTY_RUN_LABEL: {"wall_s_median": 3.6}}}
+    rows = target_rows(data, [10_000])
+    assert rows[3] == ["  of it: mlflow run on an empty project", "3.6 s = 3.6%", "(MLflow's own)", "-"]
+    assert "  of it: mlflow run on an empty project" not in [r[0] for r in target_rows(results(), [10_000])]

@@ -37,6 +37,16 @@ def test_the_started_workers_are_the_ones_the_next_step_uses() -> None:
     assert used <= started, "the next step starts no worker of its own"
 
 
+def test_a_warm_up_not_yet_waited_for_is_handed_to_the_next_caller() -> None:
+    # the command line starts the workers before the training's imports; the training asks again
+    first = warm_up(2, [CATALOGUE["ridge"].make])
+    assert warm_up(2, [CATALOGUE["ridge"].make]) is first
+    first.wait()
+    second = warm_up(2, [CATALOGUE["ridge"].make])
+    assert second is not first, "once waited for, the next training starts (and waits for) its own"
+    second.wait()
+
+
 def _child_processes() -> set[int]:
     import psutil
 

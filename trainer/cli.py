@@ -221,9 +221,10 @@ def _run(args: argparse.Namespace) -> int:
             from trainer.distributed import use_dask
 
             use_dask(args.dask_scheduler)
+        budget = args.time_budget or None
+        _start_workers(args.recipe, args.schema, budget)
         from trainer.pipeline import run_train
 
-        budget = args.time_budget or None
         outcome = run_train(
             args.data, args.schema, args.recipe, register=not args.no_register, time_budget=budget
         )
@@ -247,6 +248,20 @@ def _run(args: argparse.Namespace) -> int:
 
         return reproduce(args.model_uri)
     return EXIT_OK
+
+
+def _start_workers(recipe_path: Path, schema_path: Path, budget: float | None) -> None:
+    """Start the worker processes before the training's imports (3 s on one core, during which
+    they import on the other); the training takes them over (`workers.warm_up`). A recipe that
+    cannot be read starts nothing: the training reports it."""
+    from trainer import workers
+    from trainer.training_recipe import loaded
+
+    try:
+        recipe, specs = loaded(recipe_path, schema_path, budget)
+    except TrainerError:
+        return
+    workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])
 
 
 def run() -> NoReturn:

@@ -1,5 +1,5 @@
-"""The worker processes the fits run on: started in the background while the contract runs, so the
-leakage detector and the search find them ready (joblib's reusable loky pool, one per process);
+"""The worker processes the fits run on: started in the background as soon as the recipe is read, so
+the leakage detector and the search find them ready (joblib's reusable loky pool, one per process);
 and work handed to a background thread."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ T = TypeVar("T")
 
 # Starting the pool costs each worker its imports (scikit-learn, the boosters: the first candidate
 # waited 2.6 s for them in a default run), paid by the first parallel step while the main process
-# waited. Started before the contract, the workers import on the core the contract leaves idle.
+# waited. Started as soon as the command line's recipe is read (before the training's own imports,
+# the store check and the contract), the workers import on the core the main process leaves idle.
 
 # what each worker imports before its first fit, with the candidates' own libraries
 MODULES = ("trainer.folds", "trainer.features", "trainer.leakage", "sklearn.ensemble")
@@ -38,6 +39,15 @@ class WarmUp:
 
     close = wait  # `contextlib.closing(warm)`: waited for however the training ends
 
+    @property
+    def starting(self) -> bool:
+        return self._thread is not None
+
+
+# the warm-up started and not yet waited for: `warm_up` hands it to a second caller in this process
+# (the command line starts it before importing the training, which asks again)
+_pending: dict[int, WarmUp] = {}
+
 
 def local_pool() -> bool:
     """Whether joblib runs this thread's parallel work on local loky processes (not Dask, threads)."""
@@ -53,12 +63,16 @@ def warm_up(
 ) -> WarmUp:
     """Start joblib's local worker processes and have each import `modules` and the candidates'
     libraries (calling their estimator `factories`). Nothing to do for one worker or another
-    backend (Dask: its workers are already running)."""
+    backend (Dask: its workers are already running). One started for the same `n_jobs` and not
+    yet waited for is returned as it is."""
     from joblib import effective_n_jobs
 
     if not local_pool() or effective_n_jobs(n_jobs) < 2:
         return WarmUp()
-    warm = WarmUp()
+    started = _pending.get(n_jobs)
+    if started is not None and started.starting:
+        return started
+    warm = _pending[n_jobs] = WarmUp()
     args = (n_jobs, effective_n_jobs(n_jobs), factories, modules, warm.pids)
     warm._thread = threading.Thread(target=_start, args=args, name="trainer-warm-up", daemon=True)
     warm._thread.start()

@@ -1,15 +1,18 @@
-"""Start-up section: wall time of short commands and the import cost of the training's libraries."""
+"""Start-up section: wall time of short commands, of `mlflow run` on an empty project (MLflow's own
+share of every run's overhead), and the import cost of the training's libraries."""
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.constants import PYTHON, ROOT
+from bench.constants import EMPTY_RUN_LABEL, PYTHON, ROOT, VENV_BIN
 from bench.measure import check, run_measured
 from bench.overhead import median
 from bench.report import Report, table
+from bench.store import fresh_store, tracking_env
 
 STARTUP_COMMANDS = {
     "python -c pass (interpreter only)": ["-c", "pass"],
@@ -44,6 +47,26 @@ def importtime_breakdown() -> tuple[float, list[tuple[str, float]]]:
     return sum(top.values()), ranked
 
 
+EMPTY_PROJECT = "name: empty\nentry_points:\n  main:\n    command: python -c pass\n"
+
+
+def empty_mlflow_runs(reps: int) -> list[float]:
+    """Walls of `mlflow run --env-manager local` on a project whose command does nothing, into a
+    fresh store: what `mlflow run` itself costs every training (its CLI's imports, the run it
+    opens and closes, its interpreter's exit), a floor no trainer can go under."""
+    walls = []
+    with tempfile.TemporaryDirectory(prefix="bench-empty-") as tmp:
+        folder = Path(tmp)
+        (folder / "project").mkdir()
+        (folder / "project" / "MLproject").write_text(EMPTY_PROJECT)
+        uri, _ = fresh_store(folder, "empty")
+        cmd = [str(VENV_BIN / "mlflow"), "run", str(folder / "project"), "--env-manager", "local"]
+        for _ in range(reps):
+            m = run_measured([*cmd, "--experiment-name", "empty"], env=tracking_env(uri), quiet=False)
+            walls.append(check(m, EMPTY_RUN_LABEL).wall_s)
+    return walls
+
+
 def section_startup(report: Report, reps: int, out_dir: Path) -> dict[str, Any]:
     report.progress(f"start-up times ({reps} reps each)")
     rows, result = [], {}
@@ -57,6 +80,9 @@ def section_startup(report: Report, reps: int, out_dir: Path) -> dict[str, Any]:
         rows.append(
             [label, result[label]["wall_s_median"], min(m.wall_s for m in runs), result[label]["maxrss_mib"]]
         )
+    walls = empty_mlflow_runs(reps)
+    result[EMPTY_RUN_LABEL] = {"wall_s_median": median(walls), "wall_s_all": walls}
+    rows.append([EMPTY_RUN_LABEL, median(walls), min(walls), ""])
     total, ranked = importtime_breakdown()
     report.print(table(["command", "median s", "min s", "peak RSS MiB"], rows, "Start-up and import time"))
     report.print()
