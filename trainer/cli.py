@@ -222,7 +222,9 @@ def _run(args: argparse.Namespace) -> int:
 
             use_dask(args.dask_scheduler)
         budget = args.time_budget or None
-        _start_workers(args.recipe, args.schema, budget)
+        from trainer.workers import warm_up_for
+
+        warm_up_for(args.recipe, args.schema, budget)  # before the training's imports
         from trainer.pipeline import run_train
 
         outcome = run_train(
@@ -248,20 +250,6 @@ def _run(args: argparse.Namespace) -> int:
 
         return reproduce(args.model_uri)
     return EXIT_OK
-
-
-def _start_workers(recipe_path: Path, schema_path: Path, budget: float | None) -> None:
-    """Start the worker processes before the training's imports (3 s on one core, during which
-    they import on the other); the training takes them over (`workers.warm_up`). A recipe that
-    cannot be read starts nothing: the training reports it."""
-    from trainer import workers
-    from trainer.training_recipe import loaded
-
-    try:
-        recipe, specs = loaded(recipe_path, schema_path, budget)
-    except TrainerError:
-        return
-    workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])
 
 
 def run() -> NoReturn:

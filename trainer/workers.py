@@ -9,7 +9,10 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,6 +80,20 @@ def warm_up(
     warm._thread = threading.Thread(target=_start, args=args, name="trainer-warm-up", daemon=True)
     warm._thread.start()
     return warm
+
+
+def warm_up_for(recipe_path: Path, schema_path: Path, time_budget: float | None) -> None:
+    """`warm_up` for a recipe file, from the command line before the training's imports (3 s on one
+    core, during which the workers import on the other); the training takes the workers over. A
+    recipe that cannot be read starts nothing: the training reports it."""
+    from trainer.errors import TrainerError
+    from trainer.training_recipe import loaded
+
+    try:
+        recipe, specs = loaded(recipe_path, schema_path, time_budget)
+    except TrainerError:
+        return
+    warm_up(recipe.n_jobs, [spec.make for spec in specs])
 
 
 def _start(
