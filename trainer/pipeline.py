@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import contract, finalise, leakage, record, tracking, workers
+from trainer import contract, environment, finalise, leakage, record, tracking, workers
 from trainer.candidate_runs import ChildRuns, searched
 from trainer.consistency import check_same_contract
 from trainer.errors import ContractError
@@ -124,7 +124,7 @@ def run_train(
             selection = selected(results, recipe, Path(tmp))
         children.check()
         if register:
-            children.submit("importing registration's libraries", preload)  # beside the refit
+            children.submit("importing registration's libraries", environment.preload)  # beside the refit
         with timer.phase("refit + holdout"), Progress(f"refit {selection.winner.name}"):
             outcome = fitted(selection, recipe, prepared, plan, run.info.run_id)
         with timer.phase("logging"):  # what is left of the child runs' writes
@@ -251,13 +251,6 @@ def fitted(
         finishing=finishing,
         predictions=predictions,
     )
-
-
-def preload() -> None:
-    """`register.preload`, imported when called (registration's imports stay off start-up)."""
-    from trainer import register
-
-    register.preload()
 
 
 def registered(outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, out: Path) -> str:

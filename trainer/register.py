@@ -102,14 +102,6 @@ def per_class_report(ctx: TrainingContext) -> pd.DataFrame:
     return pd.DataFrame({"label": labels, "precision": p, "recall": r, "f1": f, "support": n})
 
 
-def preload() -> None:
-    """Import what registration uses (skops alone takes 1.4 s): for a background thread while the
-    winner is refitted, so the imports are not on the training's critical path."""
-    import mlflow.sklearn  # noqa: F401
-    import skops.io  # noqa: F401
-    from mlflow.models import evaluation  # noqa: F401
-
-
 def log_and_register(pipeline: Pipeline, ctx: TrainingContext, out: Path) -> str:
     """Log the Pipeline, register it, attach tags and card. Returns `models:/NAME/VERSION`, still
     `pending`: the caller marks it `passed` last, or withdraws it (`trainer.finalise`)."""
