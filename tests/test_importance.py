@@ -85,3 +85,21 @@ def test_importances_equal_sklearns(task: str, model: object, scoring: object, n
         ours.loc[list(X.columns), "importance_std"], theirs.importances_std, atol=1e-12
     )
     assert ours["importance_mean"].abs().sum() > 0, "a vacuous comparison would prove nothing"
+
+
+def _r2_of_a_copy(estimator: object, X: pd.DataFrame, y: np.ndarray) -> float:
+    """A scorer that predicts on a frame of its own: served by the pipeline itself, not the stack."""
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(y, estimator.predict(X.copy())))  # type: ignore[attr-defined]
+
+
+def test_a_scorer_predicting_on_another_frame_gets_the_pipelines_own_answer() -> None:
+    X = _table()
+    y = _targets(X)["regression"]
+    pipeline = _pipeline(HistGradientBoostingRegressor(max_iter=30, random_state=0)).fit(X, y)
+    ours = importance_by_column(pipeline, (X, y), _r2_of_a_copy, 1).set_index("column")
+    theirs = permutation_importance(pipeline, X, y, scoring="r2", n_repeats=REPEATS, random_state=SEED)
+    np.testing.assert_allclose(
+        ours.loc[list(X.columns), "importance_mean"], theirs.importances_mean, atol=1e-12
+    )

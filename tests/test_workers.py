@@ -47,6 +47,15 @@ def test_a_warm_up_not_yet_waited_for_is_handed_to_the_next_caller() -> None:
     second.wait()
 
 
+def test_a_failure_before_the_training_takes_the_workers_over_waits_for_them() -> None:
+    from trainer import workers
+
+    warm = warm_up(2, [CATALOGUE["ridge"].make])
+    with pytest.raises(RuntimeError, match="store unavailable"), workers.waited_on_failure(warm):
+        raise RuntimeError("store unavailable")
+    assert not warm.starting and warm not in workers._pending.values(), "nothing left for the next run"
+
+
 def _child_processes() -> set[int]:
     import psutil
 

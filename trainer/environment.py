@@ -118,7 +118,11 @@ def preload() -> None:
     from mlflow.utils import requirements_utils
 
     # log_model compares the model's requirements with the installed distributions through a map it
-    # builds once per process (0.45 s); a private helper, so only if it is still there
+    # builds once per process (0.45 s). A private helper: only a head start, never a failure (this
+    # runs beside the refit, and the child-run writer is waited for before registration begins)
     build_map = getattr(requirements_utils, "_init_modules_to_packages_map", None)
-    if callable(build_map):
-        build_map()
+    try:
+        if callable(build_map):
+            build_map()
+    except Exception as exc:  # noqa: BLE001 - log_model builds (and reports) it itself
+        log.debug("MLflow's map of installed distributions not built ahead: %s", exc)

@@ -38,12 +38,13 @@ def importance_by_column(
     `n_jobs` (the same importances on any number).
 
     The shuffles, scores and numbers are sklearn's `permutation_importance` (same seed, same
-    shuffles; tested equal), but each column's `REPEATS` shuffled copies are predicted in one call,
-    since a prediction's fixed cost is most of it at holdout size. Measured on the default winner
-    (LightGBM + CatBoost blend, 1216 rows, two alternating rounds, identical importances): sklearn's
-    5.2 / 7.3 s on one job and 5.2 / 4.0 s on two, these 3.7 / 4.2 s and 2.6 / 2.9 s."""
-    from joblib import Parallel, delayed
+    shuffles; tested equal to 1e-12), but each column's `REPEATS` shuffled copies are predicted in
+    one call, since a prediction's fixed cost is most of it at holdout size. Measured on the default
+    winner (LightGBM + CatBoost blend, 1216 rows, two alternating rounds, the same importances):
+    sklearn's 5.2 / 7.3 s on one job and 5.2 / 4.0 s on two, these 3.7 / 4.2 s and 2.6 / 2.9 s.
+    `scoring`: one scorer (a name or a callable), as the tasks give it."""
     from sklearn.metrics import check_scoring
+    from sklearn.utils.parallel import Parallel, delayed
 
     X, y = holdout
     rows = sample_rows(len(X))
@@ -64,31 +65,30 @@ def importance_by_column(
     ).sort_values("importance_mean", ascending=False, kind="mergesort")
 
 
-def shuffled_copies(X: pd.DataFrame, column: int, seed: int) -> list[pd.DataFrame]:
-    """The `REPEATS` copies of X with `column` shuffled, as sklearn's `permutation_importance` makes
-    them: one RandomState(seed) per column, each repeat reshuffling the previous repeat's column."""
+def stacked_copies(X: pd.DataFrame, column: int, seed: int) -> pd.DataFrame:
+    """The `REPEATS` copies of X with `column` shuffled, one under the other, as sklearn's
+    `permutation_importance` shuffles them: one RandomState(seed) per column, each repeat
+    reshuffling the previous repeat's column."""
     rng = np.random.RandomState(seed)
     order = np.arange(len(X))
-    shuffled, copies = X.copy(), []
+    shuffled, values = X.iloc[:, column], []
     for _ in range(REPEATS):
         rng.shuffle(order)
-        values = shuffled.iloc[order, column]
-        values.index = shuffled.index
-        shuffled[shuffled.columns[column]] = values
-        copies.append(shuffled.copy())
-    return copies
+        shuffled = shuffled.iloc[order]
+        values.append(shuffled)
+    stacked = pd.concat([X] * REPEATS, ignore_index=True)
+    stacked[X.columns[column]] = pd.concat(values, ignore_index=True)
+    return stacked
 
 
 def _shuffled_scores(
     pipeline: Pipeline, scorer: Any, holdout: tuple[pd.DataFrame, np.ndarray], column: int, seed: int
 ) -> list[float]:
     X, y = holdout
-    copies = shuffled_copies(X, column, seed)
-    served = Served(pipeline, pd.concat(copies, ignore_index=True), len(X))
+    served = Served(pipeline, stacked_copies(X, column, seed), len(X))
     scores = []
-    for at, copy in enumerate(copies):
-        served.at = at
-        scores.append(scorer(served, copy, y))
+    for copy in range(REPEATS):
+        scores.append(scorer(served, served.copy(copy), y))
     return scores
 
 
@@ -96,13 +96,20 @@ RESPONSES = ("predict", "predict_proba", "predict_log_proba", "decision_function
 
 
 class Served:
-    """Stands in for the pipeline in a scorer's call on copy number `at`: each response method runs
-    once on all the copies stacked (`rows` rows each), and every call gets its own copy's slice."""
+    """Stands in for the pipeline in a scorer's calls: each response method runs once on all the
+    copies stacked (`rows` rows each), and a call on copy k (`copy(k)`) gets its slice; a call on
+    any other frame goes to the pipeline itself."""
 
     def __init__(self, pipeline: Pipeline, stacked: pd.DataFrame, rows: int) -> None:
         self._pipeline, self._stacked, self._rows = pipeline, stacked, rows
         self._responses: dict[str, np.ndarray] = {}
-        self.at = 0
+        self._current: tuple[int, pd.DataFrame | None] = (0, None)
+
+    def copy(self, k: int) -> pd.DataFrame:
+        """Copy k of the stack, the frame to hand the scorer next."""
+        frame = self._stacked.iloc[k * self._rows : (k + 1) * self._rows]
+        self._current = (k, frame)
+        return frame
 
     def __sklearn_tags__(self) -> Any:
         return self._pipeline.__sklearn_tags__()
@@ -116,9 +123,12 @@ class Served:
             raise AttributeError(name)
 
         def respond(X: pd.DataFrame) -> np.ndarray:
+            k, frame = self._current
+            if X is not frame:
+                return getattr(self._pipeline, name)(X)
             if name not in self._responses:
                 self._responses[name] = getattr(self._pipeline, name)(self._stacked)
-            return self._responses[name][self.at * self._rows : (self.at + 1) * self._rows]
+            return self._responses[name][k * self._rows : (k + 1) * self._rows]
 
         respond.__name__ = name  # sklearn reads a probability's columns by the method's name
         return respond

@@ -103,8 +103,9 @@ def run_train(
     tracking.quiet_libraries()
     recipe, specs = loaded(recipe_path, schema_path, time_budget)
     warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])  # (`cli` may have started it)
-    tracking.check_tracking_store()
-    launched = tracking.use_experiment(str(recipe.experiment))
+    with workers.waited_on_failure(warm):
+        tracking.check_tracking_store()
+        launched = tracking.use_experiment(str(recipe.experiment))
     tags = {"trainer_command": "train", **(run_tags or {})}
     name = tracking.run_name("reproduce" if "reproduces" in tags else "train", schema_name(schema_path))
     # `passed_last` encloses the run: the version is marked `passed` after the run has closed, or

@@ -4,11 +4,12 @@ and work handed to a background thread."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -36,9 +37,13 @@ class WarmUp:
         self.pids: list[int] = []
 
     def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+        with _lock:
             self._thread = None
+            for key in [key for key, warm in _pending.items() if warm is self]:
+                del _pending[key]
 
     close = wait  # `contextlib.closing(warm)`: waited for however the training ends
 
@@ -47,9 +52,10 @@ class WarmUp:
         return self._thread is not None
 
 
-# the warm-up started and not yet waited for: `warm_up` hands it to a second caller in this process
-# (the command line starts it before importing the training, which asks again)
+# the warm-up started and not yet waited for, by n_jobs: `warm_up` hands it to a second caller in
+# this process (the command line starts it before importing the training, which asks again)
 _pending: dict[int, WarmUp] = {}
+_lock = threading.Lock()
 
 
 def local_pool() -> bool:
@@ -72,14 +78,25 @@ def warm_up(
 
     if not local_pool() or effective_n_jobs(n_jobs) < 2:
         return WarmUp()
-    started = _pending.get(n_jobs)
-    if started is not None and started.starting:
-        return started
-    warm = _pending[n_jobs] = WarmUp()
-    args = (n_jobs, effective_n_jobs(n_jobs), factories, modules, warm.pids)
-    warm._thread = threading.Thread(target=_start, args=args, name="trainer-warm-up", daemon=True)
-    warm._thread.start()
+    with _lock:
+        started = _pending.get(n_jobs)
+        if started is not None and started.starting:
+            return started
+        warm = _pending[n_jobs] = WarmUp()
+        args = (n_jobs, effective_n_jobs(n_jobs), factories, modules, warm.pids)
+        warm._thread = threading.Thread(target=_start, args=args, name="trainer-warm-up", daemon=True)
+        warm._thread.start()
     return warm
+
+
+@contextlib.contextmanager
+def waited_on_failure(warm: WarmUp) -> Iterator[None]:
+    """Wait for the warm-up if the block fails: its head start ends with the failure, not after."""
+    try:
+        yield
+    except BaseException:
+        warm.wait()
+        raise
 
 
 def warm_up_for(recipe_path: Path, schema_path: Path, time_budget: float | None) -> None:

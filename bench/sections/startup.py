@@ -50,7 +50,7 @@ def importtime_breakdown() -> tuple[float, list[tuple[str, float]]]:
 EMPTY_PROJECT = "name: empty\nentry_points:\n  main:\n    command: python -c pass\n"
 
 
-def empty_mlflow_runs(reps: int) -> list[float]:
+def empty_mlflow_runs(reps: int, out_dir: Path) -> list[float]:
     """Walls of `mlflow run --env-manager local` on a project whose command does nothing, into a
     fresh store: what `mlflow run` itself costs every training (its CLI's imports, the run it
     opens and closes, its interpreter's exit), a floor no trainer can go under."""
@@ -61,8 +61,9 @@ def empty_mlflow_runs(reps: int) -> list[float]:
         (folder / "project" / "MLproject").write_text(EMPTY_PROJECT)
         uri, _ = fresh_store(folder, "empty")
         cmd = [str(VENV_BIN / "mlflow"), "run", str(folder / "project"), "--env-manager", "local"]
-        for _ in range(reps):
-            m = run_measured([*cmd, "--experiment-name", "empty"], env=tracking_env(uri), quiet=False)
+        for rep in range(reps):
+            log = out_dir / f"empty_mlflow_run_{rep}.log"
+            m = run_measured([*cmd, "--experiment-name", "empty"], log, env=tracking_env(uri), quiet=False)
             walls.append(check(m, EMPTY_RUN_LABEL).wall_s)
     return walls
 
@@ -80,7 +81,7 @@ def section_startup(report: Report, reps: int, out_dir: Path) -> dict[str, Any]:
         rows.append(
             [label, result[label]["wall_s_median"], min(m.wall_s for m in runs), result[label]["maxrss_mib"]]
         )
-    walls = empty_mlflow_runs(reps)
+    walls = empty_mlflow_runs(reps, out_dir)
     result[EMPTY_RUN_LABEL] = {"wall_s_median": median(walls), "wall_s_all": walls}
     rows.append([EMPTY_RUN_LABEL, median(walls), min(walls), ""])
     total, ranked = importtime_breakdown()
