@@ -90,6 +90,14 @@ def run_validate(data_path: Path, schema_path: Path, experiment: str) -> contrac
         return validated(data_path, load_schema(schema_path))
 
 
+def _experiment_opened(recipe: Recipe, warm: workers.WarmUp) -> str | None:
+    """The store checked and the recipe's experiment in use (`tracking.use_experiment`); on a
+    failure the warm-up is waited for, so its head start ends with the failure."""
+    with workers.waited_on_failure(warm):
+        tracking.check_tracking_store()
+        return tracking.use_experiment(str(recipe.experiment))
+
+
 def run_train(
     data_path: Path,
     schema_path: Path,
@@ -103,9 +111,7 @@ def run_train(
     tracking.quiet_libraries()
     recipe, specs = loaded(recipe_path, schema_path, time_budget)
     warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])  # (`cli` may have started it)
-    with workers.waited_on_failure(warm):
-        tracking.check_tracking_store()
-        launched = tracking.use_experiment(str(recipe.experiment))
+    launched = _experiment_opened(recipe, warm)
     tags = {"trainer_command": "train", **(run_tags or {})}
     name = tracking.run_name("reproduce" if "reproduces" in tags else "train", schema_name(schema_path))
     # `passed_last` encloses the run: the version is marked `passed` after the run has closed, or
