@@ -221,12 +221,12 @@ def _run(args: argparse.Namespace) -> int:
             from trainer.distributed import use_dask
 
             use_dask(args.dask_scheduler)
-        budget = args.time_budget or None
         from trainer.workers import warm_up_for
 
-        warm_up_for(args.recipe, args.schema, budget)  # before the training's imports
+        warm_up_for(args.recipe, args.schema)  # before the training's imports
         from trainer.pipeline import run_train
 
+        budget = args.time_budget or None
         outcome = run_train(
             args.data, args.schema, args.recipe, register=not args.no_register, time_budget=budget
         )

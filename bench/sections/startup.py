@@ -61,9 +61,10 @@ def empty_mlflow_runs(reps: int, out_dir: Path) -> list[float]:
         (folder / "project" / "MLproject").write_text(EMPTY_PROJECT)
         uri, _ = fresh_store(folder, "empty")
         cmd = [str(VENV_BIN / "mlflow"), "run", str(folder / "project"), "--env-manager", "local"]
+        cmd += ["--experiment-name", "empty"]
         for rep in range(reps):
             log = out_dir / f"empty_mlflow_run_{rep}.log"
-            m = run_measured([*cmd, "--experiment-name", "empty"], log, env=tracking_env(uri), quiet=False)
+            m = run_measured(cmd, log, env=tracking_env(uri), quiet=False)
             walls.append(check(m, EMPTY_RUN_LABEL).wall_s)
     return walls
 
