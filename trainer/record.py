@@ -17,6 +17,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from trainer.contract import ignored_columns_tag
 from trainer.leakage import plot
+from trainer.lineage import logged_despite_a_concurrent_run
 from trainer.report import leaderboard_plot, markdown_table, timing_table
 from trainer.results import param_label
 
@@ -54,7 +55,7 @@ def contract(result: ContractResult, schema: Schema) -> None:
         name=result.data_path.name,
         digest=result.data_digest[:32],
     )
-    mlflow.log_input(dataset, context="training")
+    logged_despite_a_concurrent_run(lambda: mlflow.log_input(dataset, context="training"), dataset.name)
     mlflow.log_params(
         {
             "data_path": str(result.data_path),

@@ -18,6 +18,7 @@ from trainer.context import TrainingContext
 from trainer.environment import choose_serialization, distribution_versions, model_code, model_requirements
 from trainer.errors import TrainerError
 from trainer.importance import importance_by_column
+from trainer.lineage import logged_despite_a_concurrent_run
 from trainer.report import importance_plot, prediction_plots, timing_table
 from trainer.timing import PhaseTimer
 from trainer.workers import in_background
@@ -229,12 +230,15 @@ def evaluate_logged_model(info: ModelInfo, ctx: TrainingContext) -> dict[str, fl
     config: dict[str, object] = {"log_model_explainability": False}
     if ctx.task.binary:
         config["pos_label"] = ctx.task.positive_class
-    result = mlflow.models.evaluate(
-        info.model_uri,
-        dataset,
-        model_type=ctx.task.model_type,
-        evaluators=["default"],
-        evaluator_config={"default": config},
+    result = logged_despite_a_concurrent_run(
+        lambda: mlflow.models.evaluate(
+            info.model_uri,
+            dataset,
+            model_type=ctx.task.model_type,
+            evaluators=["default"],
+            evaluator_config={"default": config},
+        ),
+        "holdout",
     )
     # R² for a regressor; accuracy (labels after the decision threshold) for a classifier
     key, trained = (

@@ -1,0 +1,134 @@
+"""Dataset lineage when two runs of one experiment log the same dataset at the same moment: the
+store's key clash is recognised, and logging again links the other run's dataset."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+from helpers import init_store, using_store
+from mlflow.exceptions import MlflowException
+
+from trainer.lineage import ATTEMPTS, is_dataset_key_clash, logged_despite_a_concurrent_run
+
+POSTGRES_CLASH = (
+    "BAD_REQUEST: (psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "
+    '"dataset_pk"\nDETAIL:  Key (experiment_id, name, digest)=(2, sample.csv, 4e0c) already exists.'
+)
+
+
+def _wrapped(inner: BaseException) -> BaseException:
+    try:
+        raise RuntimeError("while logging inputs") from inner
+    except RuntimeError as outer:
+        return outer
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("error", "clash"),
+    [
+        (MlflowException(POSTGRES_CLASH), True),
+        (
+            MlflowException(
+                "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, "
+                "datasets.name, datasets.digest"
+            ),
+            True,
+        ),
+        (MlflowException("Duplicate entry '2-sample.csv-4e0c' for key 'datasets.PRIMARY'"), True),
+        (_wrapped(MlflowException(POSTGRES_CLASH)), True),
+        (MlflowException("database is locked"), False),
+        (MlflowException('duplicate key value violates unique constraint "registered_model_pk"'), False),
+        (ValueError("bad digest"), False),
+    ],
+)
+def test_only_a_dataset_key_clash_is_recognised(error: BaseException, clash: bool) -> None:
+    assert is_dataset_key_clash(error) is clash
+
+
+@pytest.mark.unit
+def test_a_clash_is_logged_again_and_other_errors_are_not() -> None:
+    calls: list[int] = []
+
+    def clashes_once() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException(POSTGRES_CLASH)
+        return "linked"
+
+    assert logged_despite_a_concurrent_run(clashes_once, "sample.csv") == "linked"
+    assert len(calls) == 2
+
+    def always(error: Exception) -> Any:
+        def call() -> None:
+            calls.append(1)
+            raise error
+
+        return call
+
+    calls.clear()
+    with pytest.raises(MlflowException, match="database is locked"):
+        logged_despite_a_concurrent_run(always(MlflowException("database is locked")), "x")
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(MlflowException, match="dataset_pk"):
+        logged_despite_a_concurrent_run(always(MlflowException(POSTGRES_CLASH)), "x")
+    assert len(calls) == ATTEMPTS
+
+
+@pytest.mark.integration
+def test_a_run_that_lost_the_race_links_the_other_runs_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real store's clash, made deterministic: the losing run's lookup ran before the winner's
+    insert was committed, so it inserts the same dataset again and the key refuses it."""
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.store.tracking.dbmodels.models import SqlDataset
+    from sqlalchemy.orm import Query
+
+    db = tmp_path / "race.db"
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0.5, 1.5, 2.5]})
+    dataset = from_pandas(frame, source=str(tmp_path / "data.csv"), targets="y", name="data.csv")
+    with using_store(init_store(db, ["race"])) as client:
+        found = client.get_experiment_by_name("race")
+        assert found is not None
+        experiment = found.experiment_id
+        winner = client.create_run(experiment).info.run_id
+        with mlflow.start_run(run_id=winner):
+            mlflow.log_input(dataset, context="training")
+
+        real_all = Query.all
+        stale: list[str] = []  # lookups still to answer as they were before the winner's commit
+        lookups: list[str] = []
+
+        def looked_up_before_the_winner_committed(query: Query[Any]) -> list[Any]:
+            if query.column_descriptions[0]["entity"] is SqlDataset:
+                lookups.append("dataset")
+                if stale:
+                    stale.pop()
+                    return []
+            return real_all(query)
+
+        monkeypatch.setattr(Query, "all", looked_up_before_the_winner_committed)
+        with mlflow.start_run(experiment_id=experiment) as loser:
+            stale.append("lost")
+            with pytest.raises(MlflowException, match="UNIQUE constraint failed: datasets"):
+                mlflow.log_input(dataset, context="training")  # what MLflow alone does
+            stale.append("lost")
+            lookups.clear()
+            logged_despite_a_concurrent_run(lambda: mlflow.log_input(dataset, context="training"), "data.csv")
+        assert lookups == ["dataset", "dataset"]  # the clash, then one more attempt that links
+
+        for run_id in (winner, loser.info.run_id):
+            inputs = client.get_run(run_id).inputs
+            assert inputs is not None
+            assert [(i.dataset.name, i.dataset.digest) for i in inputs.dataset_inputs] == [
+                ("data.csv", dataset.digest)
+            ]
+    with sqlite3.connect(db) as con:
+        assert con.execute("select count(*) from datasets").fetchone() == (1,)
