@@ -697,3 +697,46 @@ def test_five_thousand_extra_columns_give_a_short_warning_and_tag(
     assert tag.endswith(",...")
     report = Path(store.download_artifacts(run.info.run_id, "contract/report.md", str(tmp_path))).read_text()
     assert "extra_0000" in report and "extra_4999" in report
+
+
+UNFORESEEN = {
+    "store-refusal": (
+        "mlflow.exceptions:RestException",
+        '(psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "x_pk"\nDETAIL: (2)',
+        r'^MLflow refused: RestException: BAD_REQUEST: \(psycopg2\S+\) duplicate key .*"x_pk"$',
+    ),
+    "library-bug": ("builtins:RuntimeError", "boom\nsecond line", r"^unexpected error: RuntimeError: boom$"),
+    "password-in-uri": (
+        "mlflow.exceptions:MlflowException",
+        "cannot reach postgresql://ann:s3cret@db/mlflow",
+        r"^MLflow refused: MlflowException: cannot reach postgresql://ann:\*\*\*@db/mlflow$",
+    ),
+}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("case", list(UNFORESEEN.values()), ids=list(UNFORESEEN))
+def test_a_failure_without_an_exit_code_of_its_own_is_one_line(
+    case: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What reaches the user when a library fails mid-command: one line, exit 1, MLflow named."""
+    import importlib
+
+    import trainer.cli
+
+    where, message, expected = case
+    module, name = where.split(":")
+    exc_type = getattr(importlib.import_module(module), name)
+    error = (
+        exc_type({"error_code": "BAD_REQUEST", "message": message})
+        if name == "RestException"
+        else exc_type(message)
+    )
+
+    def fails(_: Any) -> int:
+        raise error
+
+    monkeypatch.setattr(trainer.cli, "dispatch", fails)
+    assert main(["validate"]) == 1
+    [line] = [r.getMessage() for r in _trainer_errors(caplog)]
+    assert re.search(expected, line), line

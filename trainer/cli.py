@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
-from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError
+from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line
+from trainer.tracking import redact_uri
 
 log = logging.getLogger("trainer")
 
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("interrupted")
         return 130
     except Exception as exc:
-        log.error("unexpected error: %s: %s", type(exc).__name__, exc, exc_info=args.verbose)
+        log.error("%s", redact_uri(failure_line(exc)), exc_info=args.verbose)
         return EXIT_ERROR
     finally:
         for signum, handler in previous.items():

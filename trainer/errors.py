@@ -37,3 +37,11 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 def typed_line(exc: BaseException) -> str:
     """`Type: first line` of an exception, for a message that names what failed."""
     return f"{type(exc).__name__}: {one_line(exc)}"
+
+
+def failure_line(exc: BaseException) -> str:
+    """The one line a failure without an exit code of its own is reported with: MLflow's own errors
+    (a tracking store or registry refusing a write) are named as such, anything else as unexpected."""
+    if type(exc).__module__.split(".")[0] == "mlflow":
+        return f"MLflow refused: {typed_line(exc)}"
+    return f"unexpected error: {typed_line(exc)}"
