@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 import pytest
 from helpers import init_store, using_store
@@ -88,7 +87,9 @@ def test_a_run_that_lost_the_race_links_the_other_runs_dataset(
     """The real store's clash, made deterministic: the losing run's lookup ran before the winner's
     insert was committed, so it inserts the same dataset again and the key refuses it."""
     from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
     from mlflow.store.tracking.dbmodels.models import SqlDataset
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
     from sqlalchemy.orm import Query
 
     db = tmp_path / "race.db"
@@ -98,9 +99,10 @@ def test_a_run_that_lost_the_race_links_the_other_runs_dataset(
         found = client.get_experiment_by_name("race")
         assert found is not None
         experiment = found.experiment_id
-        winner = client.create_run(experiment).info.run_id
-        with mlflow.start_run(run_id=winner):
-            mlflow.log_input(dataset, context="training")
+        # the client, not the fluent API: no active experiment or run of this process is involved
+        as_input = [DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, "training")])]
+        winner, loser = (client.create_run(experiment).info.run_id for _ in range(2))
+        client.log_inputs(winner, as_input)
 
         real_all = Query.all
         stale: list[str] = []  # lookups still to answer as they were before the winner's commit
@@ -115,16 +117,15 @@ def test_a_run_that_lost_the_race_links_the_other_runs_dataset(
             return real_all(query)
 
         monkeypatch.setattr(Query, "all", looked_up_before_the_winner_committed)
-        with mlflow.start_run(experiment_id=experiment) as loser:
-            stale.append("lost")
-            with pytest.raises(MlflowException, match="UNIQUE constraint failed: datasets"):
-                mlflow.log_input(dataset, context="training")  # what MLflow alone does
-            stale.append("lost")
-            lookups.clear()
-            logged_despite_a_concurrent_run(lambda: mlflow.log_input(dataset, context="training"), "data.csv")
+        stale.append("lost")
+        with pytest.raises(MlflowException, match="UNIQUE constraint failed: datasets"):
+            client.log_inputs(loser, as_input)  # what MLflow alone does
+        stale.append("lost")
+        lookups.clear()
+        logged_despite_a_concurrent_run(lambda: client.log_inputs(loser, as_input), "data.csv")
         assert lookups == ["dataset", "dataset"]  # the clash, then one more attempt that links
 
-        for run_id in (winner, loser.info.run_id):
+        for run_id in (winner, loser):
             inputs = client.get_run(run_id).inputs
             assert inputs is not None
             assert [(i.dataset.name, i.dataset.digest) for i in inputs.dataset_inputs] == [
