@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,6 +239,30 @@ def test_positive_class_must_be_a_label() -> None:
 
 
 # --- end to end (temporary store) ---------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("schema_text", "message"),
+    [
+        (None, r"^schema not found: \S+schema\.yaml$"),
+        ("name: [unclosed", r"^schema \S+schema\.yaml: broken YAML"),
+    ],
+    ids=["missing", "broken-yaml"],
+)
+def test_a_classification_recipe_with_an_unreadable_schema_names_the_schema(
+    schema_text: str | None, message: str, sqlite_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not `unknown candidate 'logistic'`: the recipe is checked as the task whose catalogue accepts it."""
+    schema = tmp_path / "schema.yaml"
+    if schema_text is not None:
+        schema.write_text(schema_text)
+    recipe = credit_recipe(tmp_path / "recipe.yaml")
+    assert train(CREDIT_CSV, schema, recipe, register=False) == 1
+    [line] = errors(caplog).splitlines()
+    assert re.search(message, line), line
+    [run] = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("test-small").experiment_id])
+    assert run.info.status == "FAILED" and re.search(message, run.data.tags["failure_reason"])
 
 
 @pytest.mark.integration

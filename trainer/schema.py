@@ -194,9 +194,9 @@ def with_names(recipe: Recipe, schema_path: Path) -> Recipe:
     )
 
 
-def task_kind(schema_path: Path) -> str:
-    """The schema's task (regression when the schema cannot be read: that is reported where it is loaded)."""
+def task_kind(schema_path: Path) -> str | None:
+    """The schema's task; None when the schema cannot be read (that is reported where it is loaded)."""
     try:
         return load_schema(schema_path).task
     except (ConfigError, ContractError):
-        return "regression"
+        return None

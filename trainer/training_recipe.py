@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from trainer.candidates import check_candidates
 from trainer.classifiers import catalogue, with_task_grids
 from trainer.config import load_recipe
+from trainer.errors import ConfigError
 from trainer.schema import task_kind, with_names
 
 if TYPE_CHECKING:
@@ -23,8 +24,24 @@ def loaded(
 ) -> tuple[Recipe, list[CandidateSpec]]:
     """The recipe with its names, its task's grids and `--time-budget` (in place of its
     `search.time_budget`, when given), and its candidates checked against the catalogue."""
-    kind = task_kind(schema_path)
-    recipe = with_task_grids(with_names(load_recipe(recipe_path), schema_path), kind)
+    recipe = with_names(load_recipe(recipe_path), schema_path)
     if time_budget:
         recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
+    kind = task_kind(schema_path)
+    if kind is not None:
+        return checked(recipe, kind)
+    # the schema cannot be read (reported once the run has opened): check the recipe as the task whose
+    # catalogue accepts it, so that a classification recipe is not refused as a regression one
+    try:
+        return checked(recipe, "regression")
+    except ConfigError as as_regression:
+        try:
+            return checked(recipe, "classification")
+        except ConfigError:
+            raise as_regression from None
+
+
+def checked(recipe: Recipe, kind: str) -> tuple[Recipe, list[CandidateSpec]]:
+    """The recipe with the task's grids, and its candidates checked against the task's catalogue."""
+    recipe = with_task_grids(recipe, kind)
     return recipe, check_candidates(recipe.candidates, recipe.search.max_grid_points, catalogue(kind))

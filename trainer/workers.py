@@ -114,7 +114,7 @@ def warm_up_for(recipe_path: Path, schema_path: Path) -> None:
         recipe = load_recipe(recipe_path)
     except TrainerError:
         return
-    known = catalogue(task_kind(schema_path))
+    known = catalogue(task_kind(schema_path) or "regression")  # an unreadable schema fails the training
     warm_up(recipe.n_jobs, [known[name].make for name in recipe.candidates if name in known])
 
 
