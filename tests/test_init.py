@@ -78,7 +78,9 @@ def test_roles_are_inferred_and_each_says_why(
     printed = capsys.readouterr().out
     assert "300 rows, 11 columns; task: regression" in printed
     assert "x 10.0%" in printed  # null rates
-    assert "trainer validate --data" in printed and "mlflow run . --env-manager local -P data=" in printed
+    recipe_path = tmp_path / "d" / "recipe.yaml"
+    assert f"trainer train --recipe {recipe_path}\n" in printed
+    assert f"mlflow run . --env-manager local -P recipe={recipe_path}\n" in printed
     recipe = load_recipe(tmp_path / "d" / "recipe.yaml")
     assert (recipe.experiment, recipe.registered_model, recipe.gates.min_cv_r2) == ("mixed", "mixed", None)
     assert recipe.input_path("data").resolve() == mixed.resolve()

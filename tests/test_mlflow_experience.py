@@ -65,6 +65,7 @@ def test_plain_mlflow_run_records_in_the_recipes_experiment(
     ("argv", "code"),
     [
         (["train", "--bogus"], 64),  # unknown option of a subcommand
+        (["train", "--dat", "x.csv"], 64),  # an abbreviation, never taken for --data
         (["train", "-v"], 64),  # a top-level option after the subcommand
         ([], 64),  # no subcommand
         (["frobnicate"], 64),  # unknown subcommand

@@ -68,3 +68,26 @@ def test_mlflow_run_validate_entry_point(sqlite_store: str, all_runs: Callable[.
     assert run.data.tags.get("mlflow.project.entryPoint") == "validate"
     assert run.data.params["data_digest"] == before
     assert sha256(RAW_CSV) == before
+
+
+def test_mlflow_run_with_another_recipe_uses_that_recipes_data_and_schema(
+    sqlite_store: str, sample_csv: Path, tmp_path: Path, all_runs: Callable[..., list[Any]]
+) -> None:
+    """`-P recipe=` alone: the MLproject passes no data or schema of its own (its defaults are
+    empty), so the recipe's `data:` and `schema:` are validated, not the default dataset's."""
+    from helpers import SCHEMA, write_recipe
+
+    recipe = write_recipe(tmp_path / "recipe.yaml", experiment="test-small", data=str(sample_csv))
+    mlflow_cli = VENV_BIN / "mlflow" if (VENV_BIN / "mlflow").exists() else "mlflow"
+
+    done = _run(
+        [str(mlflow_cli), "run", ".", "-e", "validate", "--env-manager", "local", "--experiment-name", "test"]
+        + ["-P", f"recipe={recipe}"],
+        timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run] = all_runs("tags.trainer_command = 'validate'")
+    assert run.data.params["data_path"] == str(sample_csv)
+    assert run.data.params["data_digest"] == sha256(sample_csv)
+    assert run.data.params["schema_path"] == str(SCHEMA)

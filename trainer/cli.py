@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
+from trainer.arguments import path_or_recipes, seconds, yes_no
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line
 from trainer.tracking import redact_uri
 
@@ -28,7 +29,11 @@ EPILOG = (
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with its own exit code for usage errors (argparse's 2 is our data contract's)."""
+    """argparse with its own exit code for usage errors (argparse's 2 is our data contract's), and
+    no abbreviated options: `--dat` is refused, not silently taken for `--data`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -50,8 +55,12 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _inputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, help="raw CSV (default: the recipe's `data:`)")
-    parser.add_argument("--schema", type=Path, help="column roles (default: the recipe's `schema:`)")
+    parser.add_argument(
+        "--data", type=path_or_recipes, help="raw CSV (empty or left out: the recipe's `data:`)"
+    )
+    parser.add_argument(
+        "--schema", type=path_or_recipes, help="column roles (empty or left out: the recipe's)"
+    )
     parser.add_argument(
         "--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (default: %(default)s)"
     )
@@ -70,14 +79,6 @@ def _resolve_inputs(args: argparse.Namespace) -> None:
             if path is None:
                 raise ConfigError(f"no --{key} given and recipe {args.recipe} sets no '{key}:'")
             setattr(args, key, path)
-
-
-def _yes_no(value: str) -> bool:
-    if value.lower() in ("yes", "true", "1", "y"):
-        return True
-    if value.lower() in ("no", "false", "0", "n", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected yes/no, got {value!r}")
 
 
 def _init_parser(sub: Any) -> None:
@@ -99,7 +100,7 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--no-register", action="store_true", help="select but do not register a model version")
     p.add_argument(
         "--time-budget",
-        type=_seconds,
+        type=seconds,
         default=0.0,
         metavar="SECONDS",
         help="return the best model found within this many seconds (0: the recipe's search.time_budget)",
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alias", default="champion")
     p.add_argument("--name", help="registered model (default: the recipe's)")
     force = "promote even if it scores worse (recorded on the version)"
-    p.add_argument("--force", nargs="?", const="yes", default="no", type=_yes_no, help=force)
+    p.add_argument("--force", nargs="?", const="yes", default="no", type=yes_no, help=force)
 
     p = sub.add_parser("explain", help="how a model version was trained, from the registry alone")
     p.add_argument(
@@ -190,17 +191,6 @@ def dispatch(args: argparse.Namespace) -> int:
     # importance on a busy 2-core host. One thread per process also matches how CV fits ran.
     with threadpool_limits(limits=1):
         return _run(args)
-
-
-def _seconds(text: str) -> float:
-    """A non-negative number of seconds (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 <= value <= 7 * 86_400:
-        raise argparse.ArgumentTypeError(f"expected 0 to 604800 seconds, got {text}")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

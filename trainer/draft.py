@@ -133,7 +133,7 @@ def draft_recipe(p: DataProfile, name: str, data: str, schema: str) -> str:
     size = "small" if p.rows <= SMALL else "medium" if p.rows <= LARGE else "large"
     folds = 3 if p.rows > LARGE else 5
     return f"""# Drafted by `trainer init` for {name} ({p.rows} rows: the {size} candidate set). Review, then:
-#   mlflow run . --env-manager local -P data=... -P schema=... -P recipe=<this file>
+#   mlflow run . --env-manager local -P recipe=<this file>
 experiment: {_scalar(name)}
 registered_model: {_scalar(name)}
 data: {_scalar(data)}        # the defaults of --data and --schema (relative to this file)
@@ -209,13 +209,14 @@ def write_drafts(
     drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n")
     drafts.schema.write_text(draft_schema(p, name, data, drafts.suite.name))
     drafts.recipe.write_text(draft_recipe(p, name, _relative(data, folder), drafts.schema.name))
-    return report(p, data, drafts)
+    return report(p, drafts)
 
 
-def report(p: DataProfile, data: Path, drafts: Drafts) -> str:
-    """What `trainer init` prints: the profile, the files and the exact next commands."""
+def report(p: DataProfile, drafts: Drafts) -> str:
+    """What `trainer init` prints: the profile, the files and the exact next commands (the recipe
+    names the data and the schema)."""
     files = "\n".join(f"  {path}" for path in drafts.paths())
-    args = f"--data {data} --schema {drafts.schema} --recipe {drafts.recipe}"
+    args = f"--recipe {drafts.recipe}"
     return f"""{describe(p)}
 
 drafted (review each before training):
@@ -225,5 +226,5 @@ next:
   trainer validate {args}
   trainer train {args}
   # or, as an MLflow project:
-  mlflow run . --env-manager local -P data={data} -P schema={drafts.schema} -P recipe={drafts.recipe}
+  mlflow run . --env-manager local -P recipe={drafts.recipe}
 """
