@@ -345,7 +345,12 @@ class Case:
 CASES: dict[str, Case] = {
     "missing-column": Case(missing_column, 2, r"missing required column\(s\) \['math2'\]"),
     "renamed-column": Case(renamed_column, 2, r"missing required column\(s\) \['math1'\]"),
-    "wrong-dtype": Case(wrong_dtype, 2, r"expect_column_values_to_be_in_type_list\(mathk\)"),
+    "wrong-dtype": Case(
+        wrong_dtype,
+        2,
+        r"expect_column_values_to_be_in_type_list\(mathk\): 2 values are not numbers, "
+        r"e\.g\. 'four hundred' \(row 4\), 'four hundred' \(row 8\)",
+    ),
     "null-target": Case(null_target, 2, r"expect_column_values_to_not_be_null\(math3\): 3 unexpected"),
     "out-of-range-score": Case(out_of_range, 2, r"expect_column_values_to_be_between\(math3\).*9999"),
     "unseen-category": Case(unseen_category, 2, r"expect_column_values_to_be_in_set\(school3\).*'lunar'"),

@@ -465,3 +465,24 @@ def test_csv_cut_off_inside_a_character_names_its_position(tmp_path: Path) -> No
     path.write_bytes(RAW_CSV.read_bytes()[:2000] + "é".encode()[:1])
     with pytest.raises(contract.ContractError, match=r"cut\.csv is not UTF-8 text \(line \d+, byte 2000\)"):
         csv_reader.read_csv(path)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["30", "58", "abc", None], "1 value is not a number, e.g. 'abc' (row 3)"),
+        (
+            ["1,200", "7", "x", "y"],
+            "3 values are not numbers, e.g. '1,200' (row 1), 'x' (row 3), 'y' (row 4)",
+        ),
+        (["30", " 58", "1e3", None], None),  # text, but every value is a number
+        ([30.0, 58.0, None, 1.5], None),  # read as numbers
+    ],
+    ids=["one-word", "thousands-separator", "all-numbers-as-text", "numeric-dtype"],
+)
+def test_a_value_that_is_not_a_number_is_named_with_its_row(values: list[Any], expected: str | None) -> None:
+    """GX counts every value of a numeric column that was read as text as unexpected (100 %, with
+    valid examples); the contract names the values that made it text."""
+    frame = pd.DataFrame({"age": pd.Series(values, dtype=None if expected is None else "str")})
+    assert contract.not_numbers(frame, ["age", "absent"]).get("age") == expected

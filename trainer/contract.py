@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,10 +100,30 @@ def ignored_columns_tag(columns: list[str]) -> str:
     return head + ",".join(kept) + ",..."
 
 
-def _describe_failure(res: Any) -> str:
+def not_numbers(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, str]:
+    """For each numeric column pandas read as text (one value that is not a number is enough): how
+    many values are not numbers, the first few with their data rows (1-based)."""
+    out = {}
+    for column in columns:
+        values = frame.get(column)
+        if values is None or pd.api.types.is_numeric_dtype(values.dtype):
+            continue
+        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        if bad.any():
+            rows = bad.to_numpy().nonzero()[0][:SAMPLE_SIZE]
+            sample = ", ".join(f"{values.iloc[i]!r} (row {i + 1})" for i in rows)
+            count = int(bad.sum())
+            what = f"{count} values are not numbers" if count > 1 else "1 value is not a number"
+            out[column] = f"{what}, e.g. {sample}"
+    return out
+
+
+def _describe_failure(res: Any, unparsed: dict[str, str]) -> str:
     cfg = res.expectation_config
     column = cfg.kwargs.get("column")
     name = f"{cfg.type}({column})" if column else cfg.type
+    if cfg.type == "expect_column_values_to_be_in_type_list" and column in unparsed:
+        return f"{name}: {unparsed[column]}"  # GX counts every value of a text column as unexpected
     exc = res.exception_info or {}
     if exc.get("raised_exception"):
         return f"{name}: error {str(exc.get('exception_message', '')).splitlines()[0][:200]}"
@@ -210,7 +231,9 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
             f"expectation suite {schema.suite_path}: {len(suite['expectations'])} expectations in the file "
             f"but Great Expectations ran {len(result.results)}"
         )
-    failures = [_describe_failure(r) for r in result.results if not r.success]
+    numeric = (*schema.numerical, *((schema.target,) if schema.task == "regression" else ()))
+    unparsed = not_numbers(kept, numeric) if not result.success else {}
+    failures = [_describe_failure(r, unparsed) for r in result.results if not r.success]
     labels = target_labels(suite, schema.target) if schema.task == "classification" else ()
     if not failures and labels:
         check_labels(kept[schema.target], labels, schema.target)
