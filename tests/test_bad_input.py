@@ -367,9 +367,14 @@ CASES: dict[str, Case] = {
     ),
     "broken-schema-yaml": Case(broken_schema_yaml, 1, r"schema \S+schema\.yaml: broken YAML at line \d+"),
     "broken-recipe-yaml": Case(broken_recipe_yaml, 1, r"recipe \S+recipe\.yaml: broken YAML", False),
-    "unknown-candidate": Case(unknown_candidate, 1, r"unknown candidate 'magic_forest'", False),
+    "unknown-candidate": Case(
+        unknown_candidate, 1, r"^recipe \S+\.yaml: unknown candidate 'magic_forest'", False
+    ),
     "unknown-parameter": Case(
-        unknown_parameter, 1, r"candidate 'ridge' has unknown parameter\(s\) \['alphaa'\]", False
+        unknown_parameter,
+        1,
+        r"^recipe \S+\.yaml: candidate 'ridge' has unknown parameter\(s\) \['alphaa'\]",
+        False,
     ),
     "missing-data-path": Case(missing_data_path, 1, r"data file not found: \S+nowhere/students\.csv"),
     "missing-schema-path": Case(missing_schema_path, 1, r"schema not found: \S+no-schema\.yaml"),

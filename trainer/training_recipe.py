@@ -27,11 +27,18 @@ def loaded(
     recipe = with_names(load_recipe(recipe_path), schema_path)
     if time_budget:
         recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
-    kind = task_kind(schema_path)
+    try:
+        return checked_as_its_task(recipe, task_kind(schema_path))
+    except ConfigError as exc:  # the candidate checks say "recipe: ...": name the file
+        raise ConfigError(str(exc).replace("recipe: ", f"recipe {recipe_path}: ", 1)) from None
+
+
+def checked_as_its_task(recipe: Recipe, kind: str | None) -> tuple[Recipe, list[CandidateSpec]]:
+    """`checked` as the schema's task; with no readable schema (reported once the run has opened), as
+    the task whose catalogue accepts the recipe, so a classification recipe is not refused as a
+    regression one."""
     if kind is not None:
         return checked(recipe, kind)
-    # the schema cannot be read (reported once the run has opened): check the recipe as the task whose
-    # catalogue accepts it, so that a classification recipe is not refused as a regression one
     try:
         return checked(recipe, "regression")
     except ConfigError as as_regression:
