@@ -245,3 +245,22 @@ def test_classification_target_drafts_labels_metric_and_classifiers(tmp_path: Pa
     assert label_sets == [["no", "yes"]]
     assert recipe["classification"]["metric"] == "roc_auc" and "logistic" in recipe["candidates"]
     assert "linear" not in recipe["candidates"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("labels", "positive"),
+    [(["good"] * 7 + ["bad"] * 3, "bad"), (["no"] * 3 + ["yes"] * 7, "no"), (["no", "yes"] * 5, "yes")],
+    ids=["rarer-sorts-first", "rarer-sorts-last", "a-tie-takes-the-last"],
+)
+def test_the_drafted_positive_class_is_the_rarer_label(
+    tmp_path: Path, labels: list[str], positive: str
+) -> None:
+    """The event a yes/no model is asked to find is usually the rarer one (default, churn, disease)."""
+    from trainer.draft import write_drafts
+
+    data = tmp_path / "events.csv"
+    pd.DataFrame({"x": [float(i) for i in range(30)], "outcome": labels * 3}).to_csv(data, index=False)
+    write_drafts(data, "outcome", None, "events", tmp_path / "out")
+    schema = yaml.safe_load((tmp_path / "out" / "schema.yaml").read_text())
+    assert schema["positive_class"] == positive

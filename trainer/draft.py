@@ -112,10 +112,13 @@ def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
         f"suite: {_scalar(suite_file)}",
     ]
     lines.append(f"task: {p.task}  # regression, or classification for a target of classes")
-    labels = p.column(p.target).values
-    if p.task == "classification" and len(labels) == 2:
+    target = p.column(p.target)
+    if p.task == "classification" and len(target.values) == 2:
+        rarer = 0 if target.counts[0] < target.counts[1] else 1  # a tie: the last label
         lines.append(
-            f"positive_class: {_scalar(labels[-1])}  # the label scores are for: make it the event you predict"
+            f"positive_class: {_scalar(target.values[rarer])}  # the rarer label"
+            f" ({target.counts[rarer]} of {sum(target.counts)} rows):"
+            " the event scores are for; change it if you predict the other"
         )
     lines.append(f"target: {_scalar(p.target)}  # {p.column(p.target).rule}")
     for role in ROLES:

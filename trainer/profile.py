@@ -44,6 +44,7 @@ class ColumnProfile:
     minimum: float | None
     maximum: float | None
     values: tuple[Any, ...]  # the observed values of a categorical column (sorted)
+    counts: tuple[int, ...]  # the rows of each of `values`
     role: str
     rule: str
     rows: int
@@ -122,6 +123,7 @@ def _column(name: str, series: pd.Series, role: str, rule: str) -> ColumnProfile
     categories: tuple[Any, ...] = ()
     if role == "categorical" or (role == "target" and values.nunique() <= MAX_CATEGORIES):
         categories = tuple(sorted(values.unique().tolist(), key=str))  # a target's: its labels
+    tally = values.value_counts()
     return ColumnProfile(
         name=name,
         dtype=str(series.dtype),
@@ -131,6 +133,7 @@ def _column(name: str, series: pd.Series, role: str, rule: str) -> ColumnProfile
         minimum=float(values.min()) if numeric else None,
         maximum=float(values.max()) if numeric else None,
         values=categories,
+        counts=tuple(int(tally[v]) for v in categories),
         role=role,
         rule=rule,
         rows=len(series),
