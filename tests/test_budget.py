@@ -11,8 +11,9 @@ import mlflow
 import pandas as pd
 import pytest
 
+from trainer.arguments import EXIT_USAGE
 from trainer.budget import MIN_RESERVE_SECONDS, Budget
-from trainer.cli import EXIT_USAGE, main
+from trainer.cli import main
 from trainer.errors import EXIT_GATE, EXIT_OK
 from trainer.folds import FoldFit
 

@@ -91,6 +91,36 @@ def test_usage_errors_have_their_own_exit_code(
     assert "64 usage error" in EPILOG
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (
+            ["promote", "--verison", "1"],
+            "required: --version; unknown option --verison (did you mean '--version'?)",
+        ),
+        (
+            ["train", "--dat", "x.csv"],
+            "unrecognized arguments: --dat x.csv; unknown option --dat (did you mean '--data'?)",
+        ),
+        (
+            ["train", "--recipe=r.yaml", "--no-registre"],
+            "unknown option --no-registre (did you mean '--no-register'?)",
+        ),
+    ],
+)
+def test_a_mistyped_option_is_named_with_a_hint(
+    argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainer.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    assert exited.value.code == 64
+    assert capsys.readouterr().err.splitlines()[-1].endswith(hint)
+
+
 def _python_blocks(markdown: str, needle: str) -> list[str]:
     """The ```python blocks of a Markdown text that contain `needle`."""
     blocks = re.findall(r"```python\n(.*?)```", markdown, flags=re.DOTALL)

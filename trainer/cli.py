@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
-from trainer.arguments import path_or_recipes, seconds, yes_no
+from trainer.arguments import Parser, path_or_recipes, seconds, yes_no
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line
 from trainer.tracking import redact_uri
 
@@ -20,24 +20,11 @@ log = logging.getLogger("trainer")
 
 DEFAULT_RECIPE = Path("train.yaml")
 
-EXIT_USAGE = 64  # a command line argparse refuses (EX_USAGE of sysexits.h): never 2, a contract failure
 EPILOG = (
     "exit codes: 0 success, 1 other error, 2 data contract failure, 3 quality gate failure, "
     "64 usage error (unknown option, missing argument), 130 interrupted (SIGINT), "
     "143 terminated (SIGTERM)"
 )
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with its own exit code for usage errors (argparse's 2 is our data contract's), and
-    no abbreviated options: `--dat` is refused, not silently taken for `--data`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 class Terminated(BaseException):
