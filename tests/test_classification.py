@@ -238,6 +238,19 @@ def test_positive_class_must_be_a_label() -> None:
     assert make_task("regression", (), None, "roc_auc") == Task()
 
 
+@pytest.mark.unit
+def test_with_no_readable_schema_a_classification_recipe_is_checked_as_one(tmp_path: Path) -> None:
+    """Its own mistake is named (not `logistic`, which the regression catalogue does not know)."""
+    from trainer.errors import ConfigError
+    from trainer.training_recipe import loaded
+
+    recipe = credit_recipe(tmp_path / "r.yaml", candidates={**TINY, "magic_forest": {}})
+    with pytest.raises(ConfigError, match=r"^recipe \S+r\.yaml: unknown candidate 'magic_forest'"):
+        loaded(recipe, tmp_path / "none.yaml", None)
+    _, specs = loaded(credit_recipe(tmp_path / "ok.yaml"), tmp_path / "none.yaml", None)
+    assert [s.name for s in specs] == ["dummy", "logistic"]
+
+
 # --- end to end (temporary store) ---------------------------------------------------------------
 
 

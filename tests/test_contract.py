@@ -469,20 +469,26 @@ def test_csv_cut_off_inside_a_character_names_its_position(tmp_path: Path) -> No
 
 @pytest.mark.unit
 @pytest.mark.parametrize(
-    ("values", "expected"),
+    ("values", "dtype", "expected"),
     [
-        (["30", "58", "abc", None], "1 value is not a number, e.g. 'abc' (row 3)"),
+        (["30", "58", "abc", None], "str", "1 value is not a number, e.g. 'abc' (line 4)"),
         (
             ["1,200", "7", "x", "y"],
-            "3 values are not numbers, e.g. '1,200' (row 1), 'x' (row 3), 'y' (row 4)",
+            "str",
+            "3 values are not numbers, e.g. '1,200' (line 2), 'x' (line 4), 'y' (line 5)",
         ),
-        (["30", " 58", "1e3", None], None),  # text, but every value is a number
-        ([30.0, 58.0, None, 1.5], None),  # read as numbers
+        (["30", " 58", "1e3", None], "str", None),  # text, but every value is a number
+        ([30.0, 58.0, None, 1.5], "float64", None),  # read as numbers
+        ([10**400, 5, None], "object", None),  # whole numbers too large for pandas: no crash
+        ([10**400, "abc"], "object", "1 value is not a number, e.g. 'abc' (line 3)"),
+        (["x" * 500, "1"], "str", "1 value is not a number, e.g. '" + "x" * 39 + " (line 2)"),  # cut short
     ],
-    ids=["one-word", "thousands-separator", "all-numbers-as-text", "numeric-dtype"],
+    ids=["one-word", "thousands-separator", "all-numbers-as-text", "numeric", "huge-int", "mixed", "long"],
 )
-def test_a_value_that_is_not_a_number_is_named_with_its_row(values: list[Any], expected: str | None) -> None:
+def test_a_value_that_is_not_a_number_is_named_with_its_line(
+    values: list[Any], dtype: str, expected: str | None
+) -> None:
     """GX counts every value of a numeric column that was read as text as unexpected (100 %, with
     valid examples); the contract names the values that made it text."""
-    frame = pd.DataFrame({"age": pd.Series(values, dtype=None if expected is None else "str")})
+    frame = pd.DataFrame({"age": pd.Series(values, dtype=dtype)})
     assert contract.not_numbers(frame, ["age", "absent"]).get("age") == expected

@@ -527,7 +527,10 @@ def test_no_version_outlives_its_failed_run(
     assert_nothing_promoted(store)
     run = train_runs(store.client, EXPERIMENT)[0]
     assert run.info.status == status
-    assert run.data.tags["failure_reason"] in ("disk full", "KeyboardInterrupt")
+    reason = run.data.tags["failure_reason"]
+    assert reason == "KeyboardInterrupt" or re.fullmatch(
+        r"(unexpected|MLflow) error: OSError: disk full", reason
+    )
     assert "registered_version" not in run.data.tags and "registered_model" not in run.data.tags
 
 

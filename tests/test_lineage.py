@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import init_store, using_store
+from helpers import init_store, sha256, using_store
 from mlflow.exceptions import MlflowException
 
 from trainer.lineage import ATTEMPTS, is_dataset_key_clash, logged_despite_a_concurrent_run
@@ -133,3 +133,42 @@ def test_a_run_that_lost_the_race_links_the_other_runs_dataset(
             ]
     with sqlite3.connect(db) as con:
         assert con.execute("select count(*) from datasets").fetchone() == (1,)
+
+
+@pytest.mark.integration
+def test_a_training_that_loses_the_race_for_its_data_still_trains(
+    sqlite_store: str,
+    sample_csv: Path,
+    small_recipe: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The contract's lineage goes through the retry: another run logged the same data first."""
+    import logging
+
+    from mlflow import MlflowClient
+    from mlflow.entities import Dataset, DatasetInput
+    from mlflow.store.tracking.dbmodels.models import SqlDataset
+    from sqlalchemy.orm import Query
+
+    from trainer.cli import main
+
+    client = MlflowClient()
+    found = client.get_experiment_by_name("test-small")
+    assert found is not None
+    winner = client.create_run(found.experiment_id).info.run_id
+    digest = sha256(sample_csv)[:32]  # the contract's dataset: the file's name and digest
+    client.log_inputs(winner, [DatasetInput(Dataset(sample_csv.name, digest, "local", "{}"))])
+    real_all, stale = Query.all, ["lost"]
+
+    def looked_up_before_the_winner_committed(query: Query[Any]) -> list[Any]:
+        if query.column_descriptions[0]["entity"] is SqlDataset and stale:
+            stale.pop()
+            return []
+        return real_all(query)
+
+    monkeypatch.setattr(Query, "all", looked_up_before_the_winner_committed)
+    caplog.set_level(logging.INFO, logger="trainer")
+    args = ["train", "--data", str(sample_csv), "--recipe", str(small_recipe), "--no-register"]
+    assert main(args) == 0
+    assert stale == [] and "was logged by another run at the same moment" in caplog.text

@@ -73,8 +73,8 @@ def test_mlflow_run_validate_entry_point(sqlite_store: str, all_runs: Callable[.
 def test_mlflow_run_with_another_recipe_uses_that_recipes_data_and_schema(
     sqlite_store: str, sample_csv: Path, tmp_path: Path, all_runs: Callable[..., list[Any]]
 ) -> None:
-    """`-P recipe=` alone: the MLproject passes no data or schema of its own (its defaults are
-    empty), so the recipe's `data:` and `schema:` are validated, not the default dataset's."""
+    """`-P recipe=` alone: the MLproject's data and schema default to `recipe` (the recipe's own),
+    so the recipe's `data:` and `schema:` are validated, not the default dataset's."""
     from helpers import SCHEMA, write_recipe
 
     recipe = write_recipe(tmp_path / "recipe.yaml", experiment="test-small", data=str(sample_csv))
@@ -91,3 +91,5 @@ def test_mlflow_run_with_another_recipe_uses_that_recipes_data_and_schema(
     assert run.data.params["data_path"] == str(sample_csv)
     assert run.data.params["data_digest"] == sha256(sample_csv)
     assert run.data.params["schema_path"] == str(SCHEMA)
+    launched = [r for r in all_runs() if "data" in r.data.params]  # MLflow's run (here, another experiment's)
+    assert [(r.data.params["data"], r.data.params["schema"]) for r in launched] == [("recipe", "recipe")]

@@ -48,9 +48,12 @@ class Parser(argparse.ArgumentParser):
         return ""
 
 
+FROM_RECIPE = "recipe"  # the MLproject's default: visible as such among the run's params
+
+
 def path_or_recipes(text: str) -> Path | None:
-    """A path; empty (the MLproject's default) means the recipe's `data:` / `schema:`."""
-    return Path(text) if text else None
+    """A path; `recipe` means the recipe's `data:` / `schema:` (None: filled in by the command)."""
+    return None if text == FROM_RECIPE else Path(text)
 
 
 def yes_no(value: str) -> bool:

@@ -43,10 +43,10 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def _inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", type=path_or_recipes, help="raw CSV (empty or left out: the recipe's `data:`)"
+        "--data", type=path_or_recipes, help="raw CSV (left out, or `recipe`: the recipe's `data:`)"
     )
     parser.add_argument(
-        "--schema", type=path_or_recipes, help="column roles (empty or left out: the recipe's)"
+        "--schema", type=path_or_recipes, help="column roles (left out, or `recipe`: the recipe's)"
     )
     parser.add_argument(
         "--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (default: %(default)s)"

@@ -102,20 +102,33 @@ def ignored_columns_tag(columns: list[str]) -> str:
 
 def not_numbers(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, str]:
     """For each numeric column pandas read as text (one value that is not a number is enough): how
-    many values are not numbers, the first few with their data rows (1-based)."""
+    many values are not numbers, the first few with their CSV lines (the header is line 1)."""
     out = {}
     for column in columns:
         values = frame.get(column)
         if values is None or pd.api.types.is_numeric_dtype(values.dtype):
             continue
-        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        try:
+            bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        except (OverflowError, TypeError, ValueError):  # e.g. a 400-digit whole number
+            bad = values.notna() & ~values.map(_is_number).astype(bool)
         if bad.any():
             rows = bad.to_numpy().nonzero()[0][:SAMPLE_SIZE]
-            sample = ", ".join(f"{values.iloc[i]!r} (row {i + 1})" for i in rows)
+            sample = ", ".join(f"{repr(values.iloc[i])[:40]} (line {i + 2})" for i in rows)
             count = int(bad.sum())
             what = f"{count} values are not numbers" if count > 1 else "1 value is not a number"
             out[column] = f"{what}, e.g. {sample}"
     return out
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(value)
+    except (OverflowError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _describe_failure(res: Any, unparsed: dict[str, str]) -> str:

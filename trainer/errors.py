@@ -1,5 +1,7 @@
 """The failures the trainer expects, each carrying the process exit code it maps to."""
 
+import os
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CONTRACT = 2
@@ -39,9 +41,23 @@ def typed_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {one_line(exc)}"
 
 
-def failure_line(exc: BaseException) -> str:
-    """The one line a failure without an exit code of its own is reported with: MLflow's own errors
-    (a tracking store or registry refusing a write) are named as such, anything else as unexpected."""
+def failure_line(exc: BaseException, limit: int = 300) -> str:
+    """The one line a failure is reported with (printed, and the run's `failure_reason`): ours as they
+    are; one raised in or through MLflow (a store or registry refusing a write, an artifact upload)
+    named as MLflow's; anything else as unexpected."""
+    if isinstance(exc, TrainerError) or not isinstance(exc, Exception):  # signals: their own words
+        return one_line(exc, limit)
+    kind = "MLflow error" if raised_in_mlflow(exc) else "unexpected error"
+    return f"{kind}: {type(exc).__name__}: {one_line(exc, limit)}"
+
+
+def raised_in_mlflow(exc: BaseException) -> bool:
+    """The exception is MLflow's own, or passed through MLflow's code on its way up."""
     if type(exc).__module__.split(".")[0] == "mlflow":
-        return f"MLflow refused: {typed_line(exc)}"
-    return f"unexpected error: {typed_line(exc)}"
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"{os.sep}mlflow{os.sep}" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False

@@ -16,9 +16,9 @@ T = TypeVar("T")
 # together (`duplicate key value violates unique constraint "dataset_pk"`). The transaction rolls
 # back whole, and logging again finds the other run's row and links it.
 DATASET_KEY_CLASHES = (
-    'unique constraint "dataset_pk"',  # PostgreSQL
+    "dataset_pk",  # the key's name: PostgreSQL, SQL Server
     "UNIQUE constraint failed: datasets.",  # SQLite
-    "for key 'datasets.",  # MySQL
+    "for key 'datasets.",  # MySQL 8
 )
 ATTEMPTS = 3
 

@@ -230,15 +230,14 @@ def evaluate_logged_model(info: ModelInfo, ctx: TrainingContext) -> dict[str, fl
     config: dict[str, object] = {"log_model_explainability": False}
     if ctx.task.binary:
         config["pos_label"] = ctx.task.positive_class
-    result = logged_despite_a_concurrent_run(
-        lambda: mlflow.models.evaluate(
-            info.model_uri,
-            dataset,
-            model_type=ctx.task.model_type,
-            evaluators=["default"],
-            evaluator_config={"default": config},
-        ),
-        "holdout",
+    # logged first, surviving a concurrent run's identical insert; `evaluate` then links this row
+    logged_despite_a_concurrent_run(lambda: mlflow.log_input(dataset, context="holdout"), "holdout")
+    result = mlflow.models.evaluate(
+        info.model_uri,
+        dataset,
+        model_type=ctx.task.model_type,
+        evaluators=["default"],
+        evaluator_config={"default": config},
     )
     # R² for a regressor; accuracy (labels after the decision threshold) for a classifier
     key, trained = (

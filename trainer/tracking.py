@@ -270,7 +270,7 @@ def parent_run(
     """
     import mlflow
 
-    from trainer.errors import TrainerError, one_line
+    from trainer.errors import TrainerError, failure_line
 
     try:
         run = mlflow.start_run(run_name=run_name)  # also renames the launcher's run
@@ -287,7 +287,7 @@ def parent_run(
         yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        _safely(mlflow.set_tag, "failure_reason", redact_uri(one_line(exc, 4900)))
+        _safely(mlflow.set_tag, "failure_reason", redact_uri(failure_line(exc, 4900)))
         _safely(mlflow.end_run, status)
         raise
     mlflow.end_run("FINISHED")

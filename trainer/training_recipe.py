@@ -35,17 +35,13 @@ def loaded(
 
 def checked_as_its_task(recipe: Recipe, kind: str | None) -> tuple[Recipe, list[CandidateSpec]]:
     """`checked` as the schema's task; with no readable schema (reported once the run has opened), as
-    the task whose catalogue accepts the recipe, so a classification recipe is not refused as a
-    regression one."""
-    if kind is not None:
-        return checked(recipe, kind)
-    try:
-        return checked(recipe, "regression")
-    except ConfigError as as_regression:
-        try:
-            return checked(recipe, "classification")
-        except ConfigError:
-            raise as_regression from None
+    the task whose catalogue knows more of the recipe's candidates, so that a classification recipe
+    is not refused as a regression one."""
+    if kind is None:
+        names = set(recipe.candidates)
+        known = {task: len(names & set(catalogue(task))) for task in ("regression", "classification")}
+        kind = "classification" if known["classification"] > known["regression"] else "regression"
+    return checked(recipe, kind)
 
 
 def checked(recipe: Recipe, kind: str) -> tuple[Recipe, list[CandidateSpec]]:
