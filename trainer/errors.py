@@ -41,6 +41,14 @@ def typed_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {one_line(exc)}"
 
 
+def causes(exc: BaseException) -> list[BaseException]:
+    """The exception, then what it was raised from or during, outermost first (each once)."""
+    chain = [exc]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and nxt not in chain:
+        chain.append(nxt)
+    return chain
+
+
 def failure_line(exc: BaseException, limit: int = 300) -> str:
     """The one line a failure is reported with (printed, and the run's `failure_reason`): ours as they
     are; one raised in or through MLflow (a store or registry refusing a write, an artifact upload)

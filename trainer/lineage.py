@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from trainer.errors import causes
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -25,12 +27,7 @@ ATTEMPTS = 3
 
 def is_dataset_key_clash(exc: BaseException) -> bool:
     """True when the store refused a dataset row because another run inserted the same one first."""
-    seen: list[BaseException] = []
-    err: BaseException | None = exc
-    while err is not None and err not in seen:
-        seen.append(err)
-        err = err.__cause__ or err.__context__
-    text = " ".join(str(e) for e in seen)
+    text = " ".join(str(e) for e in causes(exc))
     return any(clash in text for clash in DATASET_KEY_CLASHES)
 
 

@@ -48,10 +48,9 @@ def redact_uri(text: str) -> str:
 def cause_line(exc: BaseException) -> str:
     """One line for an error: the innermost cause's message (the database's or the socket's own
     words, not a wrapper's), with any URL password masked."""
-    chain = [exc]
-    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and nxt not in chain:
-        chain.append(nxt)
-    for err in reversed(chain):
+    from trainer.errors import causes
+
+    for err in reversed(causes(exc)):
         text = str(getattr(err, "orig", None) or err).strip()
         if text:
             return redact_uri(text.splitlines()[0])[:300]
