@@ -142,29 +142,30 @@ def check_candidates(
     grids: dict[str, dict[str, list[Any]]],
     max_grid_points: int,
     known: dict[str, CandidateSpec] | None = None,
+    where: str = "recipe",
 ) -> list[CandidateSpec]:
     """Resolve recipe candidates against the catalogue (the regressors unless `known` is given) before
     any fit: unknown names, unknown parameters and grids larger than `search.max_grid_points` fail
-    with one line."""
+    with one line starting with `where` (the recipe file)."""
     specs = []
     known = CATALOGUE if known is None else known
     for name, grid in grids.items():
         if name not in known:
             raise ConfigError(
-                f"recipe: unknown candidate '{name}'{did_you_mean(name, list(known))}; known: {sorted(known)}"
+                f"{where}: unknown candidate '{name}'{did_you_mean(name, list(known))}; known: {sorted(known)}"
             )
         spec = known[name]
         allowed = spec.make().get_params(deep=False)
         unknown = sorted(set(grid) - set(allowed))
         if unknown:
             raise ConfigError(
-                f"recipe: candidate '{name}' has unknown parameter(s) {unknown}"
+                f"{where}: candidate '{name}' has unknown parameter(s) {unknown}"
                 f"{did_you_mean(unknown[0], list(allowed))}; valid: {sorted(allowed)}"
             )
         points = math.prod(len(values) for values in grid.values())
         if points > max_grid_points:
             raise ConfigError(
-                f"recipe: candidate '{name}' has {points} grid points, more than search.max_grid_points "
+                f"{where}: candidate '{name}' has {points} grid points, more than search.max_grid_points "
                 f"({max_grid_points}); shrink the grid or raise search.max_grid_points in the recipe"
             )
         specs.append(spec)

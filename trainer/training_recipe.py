@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from trainer.candidates import check_candidates
 from trainer.classifiers import catalogue, with_task_grids
 from trainer.config import load_recipe
-from trainer.errors import ConfigError
 from trainer.schema import task_kind, with_names
 
 if TYPE_CHECKING:
@@ -27,10 +26,7 @@ def loaded(
     recipe = with_names(load_recipe(recipe_path), schema_path)
     if time_budget:
         recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
-    try:
-        return checked_as_its_task(recipe, task_kind(schema_path))
-    except ConfigError as exc:  # the candidate checks say "recipe: ...": name the file
-        raise ConfigError(str(exc).replace("recipe: ", f"recipe {recipe_path}: ", 1)) from None
+    return checked_as_its_task(recipe, task_kind(schema_path))
 
 
 def checked_as_its_task(recipe: Recipe, kind: str | None) -> tuple[Recipe, list[CandidateSpec]]:
@@ -47,4 +43,5 @@ def checked_as_its_task(recipe: Recipe, kind: str | None) -> tuple[Recipe, list[
 def checked(recipe: Recipe, kind: str) -> tuple[Recipe, list[CandidateSpec]]:
     """The recipe with the task's grids, and its candidates checked against the task's catalogue."""
     recipe = with_task_grids(recipe, kind)
-    return recipe, check_candidates(recipe.candidates, recipe.search.max_grid_points, catalogue(kind))
+    where = f"recipe {recipe.path}"
+    return recipe, check_candidates(recipe.candidates, recipe.search.max_grid_points, catalogue(kind), where)
