@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,16 @@ CLASSIFIERS: dict[str, CandidateSpec] = {
 def catalogue(task: str = "regression") -> dict[str, CandidateSpec]:
     """The candidates of a task: the regressors (trainer/candidates.py) or the classifiers."""
     return CLASSIFIERS if task == "classification" else CATALOGUE
+
+
+def task_of(schema_task: str | None, candidates: Iterable[str]) -> str:
+    """The schema's task; with no readable schema (reported once the run has opened), the task whose
+    catalogue knows more of the recipe's candidates, so that a classification recipe is not checked
+    (or its workers warmed up) as a regression one."""
+    if schema_task is not None:
+        return schema_task
+    names = set(candidates)
+    return "classification" if len(names & set(CLASSIFIERS)) > len(names & set(CATALOGUE)) else "regression"
 
 
 def with_class_weight(

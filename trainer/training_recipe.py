@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from trainer.candidates import check_candidates
-from trainer.classifiers import catalogue, with_task_grids
+from trainer.classifiers import catalogue, task_of, with_task_grids
 from trainer.config import load_recipe
 from trainer.schema import task_kind, with_names
 
@@ -26,18 +26,7 @@ def loaded(
     recipe = with_names(load_recipe(recipe_path), schema_path)
     if time_budget:
         recipe = replace(recipe, search=replace(recipe.search, time_budget=time_budget))
-    return checked_as_its_task(recipe, task_kind(schema_path))
-
-
-def checked_as_its_task(recipe: Recipe, kind: str | None) -> tuple[Recipe, list[CandidateSpec]]:
-    """`checked` as the schema's task; with no readable schema (reported once the run has opened), as
-    the task whose catalogue knows more of the recipe's candidates, so that a classification recipe
-    is not refused as a regression one."""
-    if kind is None:
-        names = set(recipe.candidates)
-        known = {task: len(names & set(catalogue(task))) for task in ("regression", "classification")}
-        kind = "classification" if known["classification"] > known["regression"] else "regression"
-    return checked(recipe, kind)
+    return checked(recipe, task_of(task_kind(schema_path), recipe.candidates))
 
 
 def checked(recipe: Recipe, kind: str) -> tuple[Recipe, list[CandidateSpec]]:

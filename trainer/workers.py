@@ -105,7 +105,7 @@ def warm_up_for(recipe_path: Path, schema_path: Path) -> None:
     Only the recipe's `n_jobs` and candidate names are read here: checking the grids (the training
     does) builds every estimator, 2.2 s of imports before the workers would start. A recipe that
     cannot be read starts nothing: the training reports it."""
-    from trainer.classifiers import catalogue
+    from trainer.classifiers import catalogue, task_of
     from trainer.config import load_recipe
     from trainer.errors import TrainerError
     from trainer.schema import task_kind
@@ -114,7 +114,7 @@ def warm_up_for(recipe_path: Path, schema_path: Path) -> None:
         recipe = load_recipe(recipe_path)
     except TrainerError:
         return
-    known = catalogue(task_kind(schema_path) or "regression")  # an unreadable schema fails the training
+    known = catalogue(task_of(task_kind(schema_path), recipe.candidates))
     warm_up(recipe.n_jobs, [known[name].make for name in recipe.candidates if name in known])
 
 
