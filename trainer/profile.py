@@ -123,7 +123,7 @@ def _column(name: str, series: pd.Series, role: str, rule: str) -> ColumnProfile
     categories: tuple[Any, ...] = ()
     if role == "categorical" or (role == "target" and values.nunique() <= MAX_CATEGORIES):
         categories = tuple(sorted(values.unique().tolist(), key=str))  # a target's: its labels
-    tally = values.value_counts()
+    tally = values.value_counts() if categories else {}  # rows per value, only where values are listed
     return ColumnProfile(
         name=name,
         dtype=str(series.dtype),
