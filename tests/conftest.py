@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,6 +64,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"every test needs exactly one of the markers {', '.join(LAYERS)}:\n  " + "\n  ".join(wrong)
         )
+
+
+# Files the tools themselves leave in the checkout; anything else new after the run is a test's leak.
+TOOL_LEFTOVERS = (".pytest_cache/", ".hypothesis/", ".mypy_cache/", ".ruff_cache/", ".venv/", "__pycache__/")
+
+
+def _checkout_entries() -> set[str] | None:
+    """`git status` of the checkout, ignored files included (None outside a git checkout)."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        return None
+    lines = {line[3:] for line in done.stdout.splitlines()}
+    return {line for line in lines if not line.endswith(TOOL_LEFTOVERS) and ".egg-info/" not in line}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller, once per run
+        session.config.stash[CHECKOUT_BEFORE] = _checkout_entries()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if tests left files in the checkout (a store, artifacts, a stray folder)."""
+    before = session.config.stash.get(CHECKOUT_BEFORE, None)
+    after = _checkout_entries() if before is not None else None
+    if before is None or after is None or not (leaked := sorted(after - before)):
+        return
+    session.config.get_terminal_writer().line(
+        f"\ntests left files in the checkout: {', '.join(leaked)}", red=True
+    )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+CHECKOUT_BEFORE = pytest.StashKey[set[str] | None]()
 
 
 @pytest.fixture(autouse=True)

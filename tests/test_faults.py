@@ -786,7 +786,8 @@ def test_read_only_sqlite_store(how: str, base: Base, tmp_path: Path) -> None:
         uri = f"sqlite:///file:{db}?mode=ro&uri=true"
     before = sha256(db)
     try:
-        done = run_trainer(train_args(base), uri, timeout=300)
+        # cwd=tmp_path: MLflow creates the parent folder of a sqlite path, and reads `file:/...` as relative
+        done = run_trainer(train_args(base), uri, timeout=300, cwd=tmp_path)
     finally:
         if restore:
             _immutable(restore, False)
@@ -800,7 +801,7 @@ def test_read_only_sqlite_store(how: str, base: Base, tmp_path: Path) -> None:
 def test_read_only_sqlite_store_message_names_the_cause(base: Base, tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     init_store(db, [EXPERIMENT], template=base.db)
-    done = run_trainer(train_args(base), f"sqlite:///file:{db}?mode=ro&uri=true", timeout=300)
+    done = run_trainer(train_args(base), f"sqlite:///file:{db}?mode=ro&uri=true", timeout=300, cwd=tmp_path)
     assert done.returncode == 1
     [line] = trainer_lines(done.stderr)
     assert line.endswith(": attempt to write a readonly database"), line
