@@ -89,6 +89,36 @@ def test_roles_are_inferred_and_each_says_why(
     assert frame.success, frame.summary()
 
 
+def _curved(task: str) -> pd.DataFrame:
+    """A target that one column predicts alone (alone R² >= 0.95) though not monotonically (|Spearman|
+    well below 0.98): `shape` is a text twin of the classes, `size` a parabola of the number."""
+    rng = np.random.default_rng(3)
+    size = rng.uniform(50, 200, 400)
+    y = (size - 125) ** 2 / 10 + rng.normal(0, 10, 400)
+    frame = pd.DataFrame(
+        {"size": size, "rooms": rng.integers(1, 6, 400), "city": rng.choice(["a", "b"], 400)}
+    )
+    if task == "regression":
+        return frame.assign(y=y)
+    label = np.where(rng.uniform(size=400) < 0.3, "bad", "good")
+    return frame.drop(columns="size").assign(shape=np.where(label == "bad", "round", "square"), y=label)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("task", "column"), [("regression", "size"), ("classification", "shape")])
+def test_a_feature_the_detector_would_block_is_drafted_as_leakage(task: str, column: str) -> None:
+    """The draft trains as drafted: what the training's detector blocks is not drafted as a feature."""
+    drafted = profile(_curved(task), "y")
+    assert drafted.task == task
+    assert [c.name for c in drafted.role("leakage")] == [column]
+    rule = drafted.column(column).rule
+    assert rule.startswith("the leakage detector would block it: it is a near copy of the target (alone R² ")
+    assert rule.endswith(
+        "if it is honest, make it a feature and list it in the recipe's leakage.acknowledged"
+    )
+    assert {c.name for c in drafted.role("numerical") + drafted.role("categorical")} == {"rooms", "city"}
+
+
 BAD_INPUTS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "missing-column": lambda f: f.drop(columns=["math2"]),
     "wrong-dtype": lambda f: f.astype({"mathk": object}).assign(

@@ -11,25 +11,34 @@ Rules, in order (the first that applies wins):
   leakage      a numeric column whose rank correlation with the target is >= 0.98 (a near copy)
   categorical  text or true/false with at most 50 distinct values
   numerical    any other number (whole numbers with few values are flagged: codes may be categories)
+Then the training's own leakage detector (trainer/leakage.py) scores the columns drafted as features:
+  leakage      any it would block (e.g. alone it predicts the target with R² >= 0.95), so the draft
+               trains as drafted; an honest strong predictor goes back to the features and into the
+               recipe's leakage.acknowledged (the reason is written beside it)
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trainer.config import did_you_mean
+from trainer import leakage
+from trainer.config import LeakageSettings, did_you_mean
 from trainer.errors import ConfigError, ContractError
+
+log = logging.getLogger(__name__)
 
 ID_NAME = re.compile(r"(^|[_\s.-])(id|key|uuid|guid)$|[a-z]Id$|[a-z]ID$", re.IGNORECASE)
 MAX_CATEGORIES = 50
 FEW_VALUES = 10  # whole numbers with at most this many values may be category codes
 NEAR_COPY = 0.98  # |Spearman| with the target: the leakage detector's block threshold
 TASKS = ("regression", "classification")
+HONEST = "; if it is honest, make it a feature and list it in the recipe's leakage.acknowledged"
 
 
 @dataclass(frozen=True)
@@ -177,7 +186,35 @@ def profile(frame: pd.DataFrame, target: str, task: str | None = None) -> DataPr
         else:
             role, rule = infer_role(name, series, _kind(series), y)
         columns.append(_column(name, series, role, rule))
+    blocked = blocked_by_the_detector(frame, target, resolved, columns)
+    columns = [
+        replace(c, role="leakage", rule=f"the leakage detector would block it: it {blocked[c.name]}{HONEST}")
+        if c.name in blocked
+        else c
+        for c in columns
+    ]
     return DataProfile(len(frame), target, resolved, tuple(columns), target_distribution(y, resolved))
+
+
+def blocked_by_the_detector(
+    frame: pd.DataFrame, target: str, task: str, columns: list[ColumnProfile]
+) -> dict[str, str]:
+    """{column: reason} for the drafted features the training's leakage detector would block, scored
+    as the training scores them (a class label as 1/0 for its rarer label, or as label codes)."""
+    features = [c.name for c in columns if c.role in ("numerical", "categorical")]
+    if not features:
+        return {}
+    log.info("scoring %d drafted features with the training's leakage detector", len(features))
+    y = frame[target]
+    if task == "classification":
+        labels = y.value_counts(sort=True, ascending=True)
+        y = (
+            (y == labels.index[0])
+            if len(labels) == 2
+            else y.map({v: i for i, v in enumerate(sorted(labels.index, key=str))})
+        )
+    report = leakage.detect(frame[features], y.to_numpy(dtype="float64"), LeakageSettings(), n_jobs=-1)
+    return {row.column: row.reason for row in report.found("block").itertuples()}
 
 
 def describe(p: DataProfile) -> str:
