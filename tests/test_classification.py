@@ -20,7 +20,7 @@ from helpers import ROOT, write_recipe
 from mlflow import MlflowClient
 
 from trainer.cli import main
-from trainer.config import ClassificationSettings, CVSettings
+from trainer.config import ClassificationSettings, CVSettings, SplitSettings
 from trainer.errors import EXIT_CONTRACT, EXIT_GATE, EXIT_OK, ContractError
 from trainer.finish import calibrated, choose_threshold, finish, probability_metrics
 from trainer.schema import load_schema
@@ -316,12 +316,13 @@ def test_credit_trains_registers_and_promotes_by_auc(
     assert str(client.get_model_version_by_alias("credit-test", "champion").version) == "1"
 
 
-def _wine(tmp_path: Path) -> tuple[Path, Path]:
+def _wine(tmp_path: Path, labels: list[Any]) -> tuple[Path, Path]:
+    """scikit-learn's wine data with its three classes named by `labels`."""
     from sklearn.datasets import load_wine
 
     bunch = load_wine(as_frame=True)
     frame = bunch.frame.rename(columns=lambda c: c.replace("/", "_"))
-    frame["cultivar"] = [f"cultivar_{int(t)}" for t in frame.pop("target")]
+    frame["cultivar"] = [labels[int(t)] for t in frame.pop("target")]
     frame.insert(0, "row_id", range(1, len(frame) + 1))
     data = tmp_path / "wine.csv"
     frame.to_csv(data, index=False)
@@ -332,7 +333,7 @@ def _wine(tmp_path: Path) -> tuple[Path, Path]:
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "cultivar"}},
         {
             "type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": "cultivar", "value_set": ["cultivar_0", "cultivar_1", "cultivar_2"]},
+            "kwargs": {"column": "cultivar", "value_set": labels},
         },
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "row_id"}},
         *(
@@ -360,8 +361,12 @@ def _wine(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.integration
-def test_multiclass_wine_end_to_end(sqlite_store: str, tmp_path: Path) -> None:
-    data, schema = _wine(tmp_path)
+@pytest.mark.parametrize(
+    "labels", [["cultivar_0", "cultivar_1", "cultivar_2"], [0, 1, 2]], ids=["text", "whole"]
+)
+def test_multiclass_wine_end_to_end(labels: list[Any], sqlite_store: str, tmp_path: Path) -> None:
+    """Classes named by text or by whole numbers (sklearn's own wine labels) train alike."""
+    data, schema = _wine(tmp_path, labels)
     recipe = credit_recipe(
         tmp_path / "wine-recipe.yaml",
         "wine-test",
@@ -371,7 +376,7 @@ def test_multiclass_wine_end_to_end(sqlite_store: str, tmp_path: Path) -> None:
     assert train(data, schema, recipe) == EXIT_OK
     tags = MlflowClient().get_model_version("wine-test", "1").tags
     assert tags["task"] == "classification" and tags["threshold"] == ""
-    assert json.loads(tags["labels"]) == ["cultivar_0", "cultivar_1", "cultivar_2"]
+    assert json.loads(tags["labels"]) == labels
     assert float(tags["test_roc_auc"]) > 0.95 and "test_brier" not in tags
     model = mlflow.sklearn.load_model("models:/wine-test/1")
     rows = pd.read_csv(data).head(4)
@@ -433,6 +438,22 @@ def test_a_rare_label_stops_training_with_exit_2(
     frame.to_csv(data, index=False)
     assert train(data, CREDIT_SCHEMA, credit_recipe(tmp_path / "r.yaml"), register=False) == EXIT_CONTRACT
     assert "label 'bad' has only" in errors(caplog)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("good", "bad", "kind"),
+    [("good", "bad", "binary"), (0, 1, "binary"), (True, False, "binary"), (1, 2, "binary")],
+)
+def test_the_split_keeps_labels_scikit_learn_can_stratify(good: Any, bad: Any, kind: str) -> None:
+    """Whole-number and true/false labels too (in an object array they were of 'unknown' type)."""
+    from sklearn.utils.multiclass import type_of_target
+
+    frame = credit_sample(300)
+    frame["Status"] = frame["Status"].map({"good": good, "bad": bad})
+    split = split_data(frame, load_schema(CREDIT_SCHEMA), SplitSettings())
+    assert type_of_target(split.y_train) == kind
+    assert set(split.y_train) == {good, bad}
 
 
 @pytest.mark.integration

@@ -44,7 +44,9 @@ def split_data(frame: pd.DataFrame, schema: Schema, settings: SplitSettings) -> 
     frame = canonical_order(frame, schema)
     X = frame[list(schema.feature_columns)]
     classify = schema.task == "classification"
-    y = frame[schema.target].to_numpy(dtype=object if classify else np.float64)
+    # labels keep their own type: whole numbers in an object array are a target of 'unknown' type
+    # to scikit-learn, which then refuses stratified folds; text labels come out as objects anyway
+    y = frame[schema.target].to_numpy() if classify else frame[schema.target].to_numpy(dtype=np.float64)
     groups = None
     splitter: GroupShuffleSplit | ShuffleSplit
     if settings.group_by:
