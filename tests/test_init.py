@@ -89,6 +89,30 @@ def test_roles_are_inferred_and_each_says_why(
     assert frame.success, frame.summary()
 
 
+ID_LIKE = [
+    "id",
+    "ID",
+    "student_id",
+    "Student_ID",
+    "row.key",
+    "order key",
+    "uuid",
+    "userId",
+    "StudentID",
+    "orderKey",
+]
+NOT_ID_LIKE = ["malic_acid", "citric acid", "is_paid", "fluid", "valid", "covid", "rapid", "monkey", "kid"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", ID_LIKE + NOT_ID_LIKE)
+def test_id_like_names_are_words_not_letters(name: str) -> None:
+    """A column ending in the letters i-d (acid, valid, is_paid) is not taken for an id and ignored."""
+    from trainer.profile import ID_NAME
+
+    assert bool(ID_NAME.search(name)) == (name in ID_LIKE)
+
+
 def _curved(task: str) -> pd.DataFrame:
     """A target that one column predicts alone (alone R² >= 0.95) though not monotonically (|Spearman|
     well below 0.98): `shape` is a text twin of the classes, `size` a parabola of the number."""

@@ -33,7 +33,9 @@ from trainer.errors import ConfigError, ContractError
 
 log = logging.getLogger(__name__)
 
-ID_NAME = re.compile(r"(^|[_\s.-])(id|key|uuid|guid)$|[a-z]Id$|[a-z]ID$", re.IGNORECASE)
+# a separated word in any case (id, Student_ID, row.key), or a camelCase suffix (userId, StudentID);
+# case-blind only where separated: "malic_acid", "valid", "is_paid" end in letters i-d, not in Id
+ID_NAME = re.compile(r"(?i:(^|[_\s.-])(id|key|uuid|guid))$|[a-z](Id|ID|Key|Uuid|UUID|Guid|GUID)$")
 MAX_CATEGORIES = 50
 FEW_VALUES = 10  # whole numbers with at most this many values may be category codes
 NEAR_COPY = 0.98  # |Spearman| with the target: the leakage detector's block threshold
