@@ -21,11 +21,11 @@ from mlflow import MlflowClient
 
 from trainer.cli import main
 from trainer.config import ClassificationSettings, CVSettings, SplitSettings
-from trainer.errors import EXIT_CONTRACT, EXIT_GATE, EXIT_OK, ContractError
+from trainer.errors import EXIT_CONTRACT, EXIT_GATE, EXIT_OK, ConfigError, ContractError
 from trainer.finish import calibrated, choose_threshold, finish, probability_metrics
 from trainer.schema import load_schema
 from trainer.split import Split, split_data
-from trainer.tasks import Task, check_labels, classification_metrics, make_task
+from trainer.tasks import Task, check_labels, check_two_class_settings, classification_metrics, make_task
 
 CREDIT_CSV = ROOT / "data" / "raw" / "credit_scoring.csv"
 CREDIT_SCHEMA = ROOT / "data" / "credit_scoring.yaml"
@@ -44,6 +44,8 @@ def credit_recipe(path: Path, model: str = "credit-test", **extra: Any) -> Path:
     recipe = write_recipe(path, "test-small", model, **extra)
     data = yaml.safe_load(recipe.read_text())
     data.update(data=str(CREDIT_CSV), schema=str(CREDIT_SCHEMA))
+    if "min_cv_r2" not in extra["gates"]:
+        del data["gates"]["min_cv_r2"]  # the regression floor write_recipe adds: a classifier refuses it
     recipe.write_text(yaml.safe_dump(data, sort_keys=False))
     return recipe
 
@@ -454,6 +456,62 @@ def test_the_split_keeps_labels_scikit_learn_can_stratify(good: Any, bad: Any, k
     split = split_data(frame, load_schema(CREDIT_SCHEMA), SplitSettings())
     assert type_of_target(split.y_train) == kind
     assert set(split.y_train) == {good, bad}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("kind", "gates", "message"),
+    [
+        (
+            "regression",
+            {"min_cv_score": 0.9},
+            "gates.min_cv_score is a classification's floor and would be "
+            "ignored by this regression: name it gates.min_cv_r2",
+        ),
+        (
+            "classification",
+            {**GATES, "min_cv_r2": 0.5},
+            "gates.min_cv_r2 is a regression's floor and would "
+            "be ignored by this classification: name it gates.min_cv_score",
+        ),
+    ],
+)
+def test_a_floor_under_the_other_tasks_name_is_refused(
+    kind: str, gates: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    """It was accepted and never applied: a regression with min_cv_score 0.9 registered at R² 0.48."""
+    from trainer.config import load_recipe
+    from trainer.training_recipe import checked
+
+    path = tmp_path / "r.yaml"
+    recipe = load_recipe(
+        write_recipe(path, gates=gates) if kind == "regression" else credit_recipe(path, gates=gates)
+    )
+    with pytest.raises(ConfigError, match=re.escape(f"recipe {path}: {message}")):
+        checked(recipe, kind)
+
+
+@pytest.mark.unit
+def test_two_class_settings_on_three_classes_are_refused() -> None:
+    """A positive class, a threshold or a threshold metric means nothing to a three-class target."""
+    three = ("a", "b", "c")
+    with pytest.raises(
+        ContractError, match=r"positive_class 'c' applies to two classes only; the suite's labels are 3"
+    ):
+        make_task("classification", three, "c", "roc_auc")
+    task = make_task("classification", three, None, "roc_auc")
+    for settings, what in [
+        (ClassificationSettings(threshold_metric="f1"), "threshold_metric 'f1'"),
+        (ClassificationSettings(threshold=0.3), "threshold 0.3"),
+    ]:
+        with pytest.raises(
+            ConfigError, match=f"recipe r.yaml: classification.{what} applies to two classes only"
+        ):
+            check_two_class_settings(task, settings, "recipe r.yaml")
+    check_two_class_settings(task, ClassificationSettings(), "recipe r.yaml")
+    check_two_class_settings(
+        BINARY, ClassificationSettings(threshold_metric="f1", threshold=0.3), "recipe r.yaml"
+    )
 
 
 @pytest.mark.integration

@@ -299,6 +299,7 @@ def test_classification_target_drafts_labels_metric_and_classifiers(tmp_path: Pa
     assert label_sets == [["no", "yes"]]
     assert recipe["classification"]["metric"] == "roc_auc" and "logistic" in recipe["candidates"]
     assert "linear" not in recipe["candidates"]
+    assert "add `min_cv_score: <floor>`" in (tmp_path / "out" / "recipe.yaml").read_text()
 
 
 @pytest.mark.unit

@@ -71,6 +71,9 @@ class GateSettings:
     min_cv_score: float | None = setting(None, low=-1e9, high=1e9)
 
 
+FLOOR = {"regression": "min_cv_r2", "classification": "min_cv_score"}  # each task's absolute gate
+
+
 @dataclass(frozen=True)
 class ClassificationSettings:
     """`classification:` how a classifier is selected and finished (ignored for regression)."""

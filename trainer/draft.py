@@ -3,7 +3,8 @@
 Nothing is overwritten without `force`; the raw CSV is only read. The schema carries, beside each
 inferred role, the rule that gave it (trainer/profile.py); the suite is trainer/suite_draft.py's;
 the recipe is named after the dataset, judges candidates against the baseline only (an absolute
-floor, `gates.min_cv_r2`, is the dataset owner's to add) and searches candidates sized to the data.
+floor, `gates.min_cv_r2` or `gates.min_cv_score`, is the dataset owner's to add) and searches
+candidates sized to the data.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from trainer.config import FLOOR
 from trainer.csv_reader import read_csv
 from trainer.errors import ConfigError
 from trainer.profile import DataProfile, describe, profile
@@ -159,7 +161,7 @@ search:
   blend_top: 0
 
 gates:
-  # judged against the baseline only; add `min_cv_r2: <floor>` once you know what this data allows
+  # judged against the baseline only; add `{FLOOR[p.task]}: <floor>` once you know what this data allows
   baseline: dummy
   min_improvement: 0.05   # the winner must beat the baseline's CV score (R², or ROC AUC) by this much
 

@@ -23,7 +23,7 @@ from trainer.refit import refit
 from trainer.schema import load_schema, schema_name
 from trainer.select import GatesFailed, Selection, select
 from trainer.split import Split, split_data
-from trainer.tasks import Task, make_task
+from trainer.tasks import Task, check_two_class_settings, make_task
 from trainer.timing import PhaseTimer
 from trainer.training_recipe import loaded
 
@@ -194,6 +194,7 @@ def prepare(
         features = summarize_features(schema, split.X_train)
         record.features(split, features)
     task = make_task(schema.task, data.labels, schema.positive_class, recipe.classification.metric)
+    check_two_class_settings(task, recipe.classification, f"recipe {recipe.path}")
     with timer.phase("leakage"):
         warm.wait()
         report = suspects(split, recipe, task)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trainer.errors import ContractError
+from trainer.errors import ConfigError, ContractError
 
 if TYPE_CHECKING:
     from sklearn.model_selection import BaseCrossValidator
 
-    from trainer.config import CVSettings
+    from trainer.config import ClassificationSettings, CVSettings
 
 REGRESSION, CLASSIFICATION = "regression", "classification"
 TASKS = (REGRESSION, CLASSIFICATION)
@@ -213,8 +213,28 @@ def make_task(kind: str, labels: tuple[Any, ...], positive_class: Any, metric: s
     labels = tuple(sorted(labels, key=str))
     if len(labels) == 2 and positive_class is None:
         positive_class = labels[-1]
+    if positive_class is not None and len(labels) > 2:
+        raise ContractError(
+            f"positive_class {positive_class!r} applies to two classes only; the suite's labels are "
+            f"{len(labels)}: {list(labels)} (remove it from the schema)"
+        )
     if positive_class is not None and positive_class not in labels:
         raise ContractError(
             f"positive_class {positive_class!r} is not one of the suite's labels {list(labels)}"
         )
     return Task(CLASSIFICATION, metric, labels, positive_class if len(labels) == 2 else None)
+
+
+def check_two_class_settings(task: Task, settings: ClassificationSettings, where: str) -> None:
+    """Refuse a threshold setting on a target of three or more classes, where nothing would use it."""
+    if not task.is_classification or task.binary:
+        return
+    for name, value, default in (
+        ("threshold_metric", settings.threshold_metric, "none"),
+        ("threshold", settings.threshold, 0.5),
+    ):
+        if value != default:
+            raise ConfigError(
+                f"{where}: classification.{name} {value!r} applies to two classes only; the target has "
+                f"{len(task.labels)} labels: {list(task.labels)} (remove it from the recipe)"
+            )

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from trainer.candidates import check_candidates
 from trainer.classifiers import catalogue, task_of, with_task_grids
-from trainer.config import load_recipe
+from trainer.config import FLOOR, load_recipe
+from trainer.errors import ConfigError
 from trainer.schema import task_kind, with_names
 
 if TYPE_CHECKING:
@@ -30,7 +31,14 @@ def loaded(
 
 
 def checked(recipe: Recipe, kind: str) -> tuple[Recipe, list[CandidateSpec]]:
-    """The recipe with the task's grids, and its candidates checked against the task's catalogue."""
+    """The recipe with the task's grids, its floor gate under the task's name, and its candidates
+    checked against the task's catalogue."""
     recipe = with_task_grids(recipe, kind)
     where = f"recipe {recipe.path}"
+    for task, gate in FLOOR.items():
+        if task != kind and getattr(recipe.gates, gate) is not None:
+            raise ConfigError(
+                f"{where}: gates.{gate} is a {task}'s floor and would be ignored by this {kind}: "
+                f"name it gates.{FLOOR[kind]}"
+            )
     return recipe, check_candidates(recipe.candidates, recipe.search.max_grid_points, catalogue(kind), where)
