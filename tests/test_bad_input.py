@@ -576,6 +576,16 @@ COMMAND_CASES: dict[str, tuple[Callable[[Good, Path], list[str]], int, str]] = {
     "explain-missing-version": (_plain("explain", "models:/MODEL/999"), 1, r"model version 999 .* not found"),
     "explain-unknown-model": (_plain("explain", SOME, "--json"), 1, r"model version 1 of 'no-such-model'"),
     "explain-unknown-alias": (_plain("explain", "models:/MODEL@nobody"), 1, r"no version of '\S+' holds"),
+    "explain-misspelt-model-alias": (
+        _plain("explain", "models:/MODELs@champion"),
+        1,
+        rf"^no registered model '{MODEL}s' \(did you mean '{MODEL}'\?\)$",
+    ),
+    "explain-misspelt-model-latest": (
+        _plain("explain", "models:/MODELs/latest"),
+        1,
+        rf"^no registered model '{MODEL}s' \(did you mean '{MODEL}'\?\)$",
+    ),
     "reproduce-empty": (_plain("reproduce", ""), 1, NOT_A_MODEL_URI),
     "reproduce-runs-uri": (_plain("reproduce", "runs:/"), 1, NOT_A_MODEL_URI),
     "reproduce-version-abc": (_plain("reproduce", "models:/x/abc"), 1, NOT_A_MODEL_URI),

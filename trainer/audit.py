@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from trainer import tracking
+from trainer.config import did_you_mean
 from trainer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -105,15 +106,23 @@ def resolve_version(uri: str) -> ModelVersion:
         return _version_of_logged_model(client, uri)
     name, version, alias = parse_model_uri(uri)
     if version == "latest":
-        return _newest(
-            client, client.search_model_versions(f"name = '{name}'"), f"no version of '{name}' found"
-        )
+        found = client.search_model_versions(f"name = '{name}'")
+        missing = "" if found else _no_model(client, name) or f"no version of '{name}' found"
+        return _newest(client, found, missing)
     if version is not None:
         return get_version(client, name, version)
     holder = alias_holder(client, name, str(alias))
     if holder is None:
-        raise ConfigError(f"no version of '{name}' holds alias '{alias}'")
+        raise ConfigError(_no_model(client, name) or f"no version of '{name}' holds alias '{alias}'")
     return holder
+
+
+def _no_model(client: MlflowClient, name: str) -> str:
+    """'no registered model NAME (did you mean ...?)' when there is none of that name, else ''."""
+    known = [m.name for m in client.search_registered_models(max_results=1000)]
+    if name in known:
+        return ""
+    return f"no registered model '{name}'{did_you_mean(name, known)}"
 
 
 def _newest(client: MlflowClient, found: list[ModelVersion], missing: str) -> ModelVersion:
