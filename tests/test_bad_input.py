@@ -344,11 +344,15 @@ class Case:
 
 CASES: dict[str, Case] = {
     "missing-column": Case(missing_column, 2, r"missing required column\(s\) \['math2'\]"),
-    "renamed-column": Case(renamed_column, 2, r"missing required column\(s\) \['math1'\]"),
+    "renamed-column": Case(
+        renamed_column,
+        2,
+        r"missing required column\(s\) \['math1'\]; in the file but not in the schema: \['Math 1'\]$",
+    ),
     "wrong-dtype": Case(
         wrong_dtype,
         2,
-        r"expect_column_values_to_be_in_type_list\(mathk\): 2 values are not numbers, "
+        r"expectations passed\): expect_column_values_to_be_in_type_list\(mathk\): 2 values are not numbers, "
         r"e\.g\. 'four hundred' \(line 5\), 'four hundred' \(line 9\)",
     ),
     "null-target": Case(null_target, 2, r"expect_column_values_to_not_be_null\(math3\): 3 unexpected"),

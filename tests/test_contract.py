@@ -492,3 +492,29 @@ def test_a_value_that_is_not_a_number_is_named_with_its_line(
     valid examples); the contract names the values that made it text."""
     frame = pd.DataFrame({"age": pd.Series(values, dtype=dtype)})
     assert contract.not_numbers(frame, ["age", "absent"]).get("age") == expected
+
+
+@pytest.mark.unit
+def test_the_values_that_are_not_numbers_are_named_before_what_follows_from_them(
+    sample_frame: pd.DataFrame,
+    write_csv: Callable[..., Path],
+    schema_copy: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """A range check placed before the type check in the suite still comes second in the line: it
+    fails only because the column holds text."""
+    suite = json.loads(SUITE.read_text())
+    ranged = next(
+        e
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_between" and e["kwargs"]["column"] == "mathk"
+    )
+    suite["expectations"] = [ranged, *(e for e in suite["expectations"] if e is not ranged)]
+    (tmp_path / "suite.json").write_text(json.dumps(suite))
+    frame = sample_frame.astype({"mathk": object})
+    frame.loc[3, "mathk"] = "four hundred"
+    result = contract.validate(write_csv(frame), load_schema(schema_copy(suite=tmp_path / "suite.json")))
+    assert [f.split(":")[0] for f in result.failures][:2] == [
+        "expect_column_values_to_be_in_type_list(mathk)",
+        "expect_column_values_to_be_between(mathk)",
+    ], result.failures

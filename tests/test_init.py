@@ -4,6 +4,7 @@ project has never seen, without editing a file. Also: the default gates travel."
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -319,3 +320,12 @@ def test_the_drafted_positive_class_is_the_rarer_label(
     write_drafts(data, "outcome", None, "events", tmp_path / "out")
     schema = yaml.safe_load((tmp_path / "out" / "schema.yaml").read_text())
     assert schema["positive_class"] == positive
+
+
+@pytest.mark.unit
+def test_init_on_a_file_that_is_not_comma_separated_says_so(tmp_path: Path) -> None:
+    from trainer.errors import ConfigError
+
+    frame = pd.DataFrame({"a": range(40), "y": range(40)})
+    with pytest.raises(ConfigError, match=r"--target 'y' is not a column .*does not look comma-separated\)$"):
+        profile(pd.read_csv(io.StringIO(frame.to_csv(sep=";", index=False))), "y")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from trainer.csv_reader import read_csv
+from trainer.csv_reader import read_csv, separator_hint
 from trainer.errors import ContractError
 from trainer.files import file_digest
 from trainer.report import some
@@ -72,12 +72,12 @@ class ContractResult:
 def check_columns(frame: pd.DataFrame, schema: Schema, path: Path) -> list[str]:
     """Fail on missing required columns; return (and warn about) unexpected extra ones."""
     missing = [c for c in schema.required_columns if c not in frame.columns]
-    if missing:
-        hint = ""
-        if len(frame.columns) == 1 and any(s in frame.columns[0] for s in ";\t|"):
-            hint = " (the file does not look comma-separated)"
-        raise ContractError(f"data file {path}: missing required column(s) {missing}{hint}")
     extra = [c for c in frame.columns if c not in schema.declared_columns]
+    if missing:
+        hint = separator_hint(list(frame.columns)) or (
+            f"; in the file but not in the schema: {some(extra)}" if extra else ""
+        )
+        raise ContractError(f"data file {path}: missing required column(s) {missing}{hint}")
     if extra:
         log.warning("ignoring unexpected column(s) %s in %s: never used as features", some(extra), path)
     return extra
@@ -130,11 +130,18 @@ def _is_number(value: Any) -> bool:
     return True
 
 
+def _names_a_cause(res: Any, unparsed: dict[str, str]) -> bool:
+    """A numeric column's type check that names the values that are not numbers: said first, since
+    that column's other failures (a range with no numbers to observe) follow from it."""
+    cfg = res.expectation_config
+    return cfg.type == "expect_column_values_to_be_in_type_list" and cfg.kwargs.get("column") in unparsed
+
+
 def _describe_failure(res: Any, unparsed: dict[str, str]) -> str:
     cfg = res.expectation_config
     column = cfg.kwargs.get("column")
     name = f"{cfg.type}({column})" if column else cfg.type
-    if cfg.type == "expect_column_values_to_be_in_type_list" and column in unparsed:
+    if _names_a_cause(res, unparsed):
         return f"{name}: {unparsed[column]}"  # GX counts every value of a text column as unexpected
     exc = res.exception_info or {}
     if exc.get("raised_exception"):
@@ -245,7 +252,10 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
         )
     numeric = (*schema.numerical, *((schema.target,) if schema.task == "regression" else ()))
     unparsed = not_numbers(kept, numeric) if not result.success else {}
-    failures = [_describe_failure(r, unparsed) for r in result.results if not r.success]
+    failed = sorted(
+        (r for r in result.results if not r.success), key=lambda r: not _names_a_cause(r, unparsed)
+    )
+    failures = [_describe_failure(r, unparsed) for r in failed]
     labels = target_labels(suite, schema.target) if schema.task == "classification" else ()
     if not failures and labels:
         check_labels(kept[schema.target], labels, schema.target)

@@ -15,6 +15,13 @@ from trainer.errors import ConfigError, ContractError
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+def separator_hint(columns: list[str]) -> str:
+    """' (the file does not look comma-separated)' for a header read as one column holding ; tab or |."""
+    if len(columns) == 1 and any(s in str(columns[0]) for s in ";\t|"):
+        return " (the file does not look comma-separated)"
+    return ""
+
+
 def read_csv(path: Path | str) -> pd.DataFrame:
     """Read a CSV strictly as UTF-8; empty, binary or header-only files fail with one line."""
     path = Path(path)

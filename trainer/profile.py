@@ -29,11 +29,12 @@ import pandas as pd
 
 from trainer import leakage
 from trainer.config import LeakageSettings, did_you_mean
+from trainer.csv_reader import separator_hint
 from trainer.errors import ConfigError, ContractError
 
 log = logging.getLogger(__name__)
 
-# a separated word in any case (id, Student_ID, row.key), or a camelCase suffix (userId, StudentID);
+# a separated word in any case (id, Order_ID, row.key), or a camelCase suffix (userId, OrderID);
 # case-blind only where separated: "malic_acid", "valid", "is_paid" end in letters i-d, not in Id
 ID_NAME = re.compile(r"(?i:(^|[_\s.-])(id|key|uuid|guid))$|[a-z](Id|ID|Key|Uuid|UUID|Guid|GUID)$")
 MAX_CATEGORIES = 50
@@ -170,6 +171,7 @@ def profile(frame: pd.DataFrame, target: str, task: str | None = None) -> DataPr
         )
         raise ConfigError(
             f"--target '{target}' is not a column of the data{hint}; columns: {list(frame.columns)}"
+            f"{separator_hint(list(frame.columns))}"
         )
     y = frame[target]
     if y.isna().any():
