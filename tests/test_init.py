@@ -329,3 +329,20 @@ def test_init_on_a_file_that_is_not_comma_separated_says_so(tmp_path: Path) -> N
     frame = pd.DataFrame({"a": range(40), "y": range(40)})
     with pytest.raises(ConfigError, match=r"--target 'y' is not a column .*does not look comma-separated\)$"):
         profile(pd.read_csv(io.StringIO(frame.to_csv(sep=";", index=False))), "y")
+
+
+@pytest.mark.unit
+def test_init_warns_of_a_label_too_rare_for_the_drafted_folds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The training would stop at its label check (exit 2); the draft says so first."""
+    from trainer.draft import write_drafts
+
+    frame = pd.DataFrame({"x": range(200), "y": ["a"] * 100 + ["b"] * 98 + ["c"] * 2})
+    (tmp_path / "d.csv").write_text(frame.to_csv(index=False))
+    write_drafts(tmp_path / "d.csv", "y", None, "d", tmp_path / "out")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [
+        "label 'c' has only 2 rows: a training needs about 7 (5 stratified CV folds in the training part); "
+        "add rows of it, merge it into another label or drop its rows"
+    ]

@@ -10,6 +10,8 @@ candidates sized to the data.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -17,11 +19,13 @@ from pathlib import Path
 
 import yaml
 
-from trainer.config import FLOOR
+from trainer.config import FLOOR, SplitSettings
 from trainer.csv_reader import read_csv
 from trainer.errors import ConfigError
 from trainer.profile import DataProfile, describe, profile
 from trainer.suite_draft import draft_suite
+
+log = logging.getLogger(__name__)
 
 ROLES = ("identifiers", "numerical", "categorical", "leakage", "ignore")
 SMALL, LARGE = 2_000, 100_000  # rows: which candidate set the recipe drafts
@@ -133,10 +137,33 @@ def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def drafted_folds(p: DataProfile) -> int:
+    return 3 if p.rows > LARGE else 5
+
+
+def warn_of_rare_labels(p: DataProfile) -> None:
+    """A label with fewer rows than the drafted folds need in the training part stops the training
+    (exit 2): say so now, before anything is trained."""
+    if p.task != "classification":
+        return
+    needed = math.ceil(drafted_folds(p) / (1 - SplitSettings().test_size))
+    target = p.column(p.target)
+    for label, rows in zip(target.values, target.counts, strict=True):
+        if rows < needed:
+            log.warning(
+                "label %r has only %d rows: a training needs about %d (%d stratified CV folds in the "
+                "training part); add rows of it, merge it into another label or drop its rows",
+                label,
+                rows,
+                needed,
+                drafted_folds(p),
+            )
+
+
 def draft_recipe(p: DataProfile, name: str, data: str, schema: str) -> str:
     """The recipe YAML: named after the dataset, relative gates, candidates sized to the data."""
     size = "small" if p.rows <= SMALL else "medium" if p.rows <= LARGE else "large"
-    folds = 3 if p.rows > LARGE else 5
+    folds = drafted_folds(p)
     return f"""# Drafted by `trainer init` for {name} ({p.rows} rows: the {size} candidate set). Review, then:
 #   mlflow run . --env-manager local -P recipe=<this file>
 experiment: {_scalar(name)}
@@ -210,6 +237,7 @@ def write_drafts(
     drafts = Drafts(folder / "schema.yaml", folder / "suite.json", folder / "recipe.yaml")
     _refuse_overwrite(drafts, force)
     p = profile(read_csv(data), target, task)
+    warn_of_rare_labels(p)
     folder.mkdir(parents=True, exist_ok=True)
     drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n")
     drafts.schema.write_text(draft_schema(p, name, data, drafts.suite.name))
