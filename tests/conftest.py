@@ -125,6 +125,12 @@ def _project_root_logging_and_signals(
 
 
 @pytest.fixture(scope="session")
+def serving_venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this run shares, for helpers.serving_python."""
+    return tmp_path_factory.getbasetemp().parent
+
+
+@pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, fully migrated MLflow SQLite database, copied per test (migrations are slow)."""
     path = tmp_path_factory.mktemp("template") / "mlflow.db"

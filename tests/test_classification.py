@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, write_recipe
+from helpers import ROOT, serving_python, write_recipe
 from mlflow import MlflowClient
 
 from trainer.cli import main
@@ -402,7 +401,7 @@ def test_log_loss_selection_ranks_the_lowest_first(sqlite_store: str, tmp_path: 
 @pytest.mark.system
 @pytest.mark.slow
 def test_credit_model_predicts_labels_and_probabilities_in_a_clean_venv(
-    sqlite_store: str, tmp_path: Path
+    sqlite_store: str, tmp_path: Path, serving_venvs: Path
 ) -> None:
     data = tmp_path / "credit.csv"
     credit_sample(600).to_csv(data, index=False)
@@ -410,11 +409,7 @@ def test_credit_model_predicts_labels_and_probabilities_in_a_clean_venv(
     local = Path(
         mlflow.artifacts.download_artifacts("models:/credit-test/1", dst_path=str(tmp_path / "model"))
     )
-    venv = tmp_path / "serve-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
-    subprocess.run([*pip, "-r", str(local / "requirements.txt")], check=True)
+    py = serving_python(local / "requirements.txt", serving_venvs)
     rows = tmp_path / "rows.csv"
     credit_sample(4, seed=5).to_csv(rows, index=False)
     script = (

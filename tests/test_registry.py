@@ -6,14 +6,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import write_recipe
+from helpers import serving_python, write_recipe
 from mlflow import MlflowClient
 
 from trainer.cli import main
@@ -308,28 +307,12 @@ def test_logged_model_that_scores_differently_is_never_registered(
 @pytest.mark.system
 @pytest.mark.slow
 def test_model_loads_in_clean_venv_without_project(
-    sqlite_store: str, small_data: Path, tmp_path: Path
+    sqlite_store: str, small_data: Path, tmp_path: Path, serving_venvs: Path
 ) -> None:
     """Serving is separate: the model's own requirements.txt is all a fresh env needs."""
     train(small_data, write_recipe(tmp_path / "r.yaml", EXPERIMENT, MODEL, GOOD))
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}/1", dst_path=str(tmp_path / "model")))
-    venv = tmp_path / "serve-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    subprocess.run(
-        [
-            str(py),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "--no-compile",  # byte-compiling ~100 packages is about a quarter of the install
-            "-r",
-            str(local / "requirements.txt"),
-        ],
-        check=True,
-    )
+    py = serving_python(local / "requirements.txt", serving_venvs)
     rows = tmp_path / "rows.csv"
     raw_rows().to_csv(rows, index=False)
     script = (
