@@ -31,6 +31,7 @@ from trainer import leakage
 from trainer.config import LeakageSettings, did_you_mean
 from trainer.csv_reader import separator_hint
 from trainer.errors import ConfigError, ContractError
+from trainer.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,8 @@ def blocked_by_the_detector(
             if len(labels) == 2
             else y.map({v: i for i, v in enumerate(sorted(labels.index, key=str))})
         )
-    report = leakage.detect(frame[features], y.to_numpy(dtype="float64"), LeakageSettings(), n_jobs=-1)
+    with Progress("leakage detector"):
+        report = leakage.detect(frame[features], y.to_numpy(dtype="float64"), LeakageSettings(), n_jobs=-1)
     return {row.column: row.reason for row in report.found("block").itertuples()}
 
 
