@@ -357,7 +357,9 @@ CASES: dict[str, Case] = {
     ),
     "null-target": Case(null_target, 2, r"expect_column_values_to_not_be_null\(math3\): 3 unexpected"),
     "out-of-range-score": Case(out_of_range, 2, r"expect_column_values_to_be_between\(math3\).*9999"),
-    "unseen-category": Case(unseen_category, 2, r"expect_column_values_to_be_in_set\(school3\).*'lunar'"),
+    "unseen-category": Case(
+        unseen_category, 2, r"expect_column_values_to_be_in_set\(school3\).*e\.g\. 'lunar' \(line \d+\)"
+    ),
     "duplicated-student-id": Case(duplicated_id, 2, r"expect_column_values_to_be_unique\(student_id\)"),
     "empty-file": Case(empty_file, 2, r"data file \S+data\.csv is empty"),
     "header-only": Case(header_only, 2, r"data\.csv has a header but no data rows"),

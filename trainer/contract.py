@@ -148,12 +148,24 @@ def _describe_failure(res: Any, unparsed: dict[str, str]) -> str:
         return f"{name}: error {str(exc.get('exception_message', '')).splitlines()[0][:200]}"
     result = res.result or {}
     if result.get("unexpected_count"):
-        sample = list(dict.fromkeys(map(repr, result.get("partial_unexpected_list") or [])))
         return (
             f"{name}: {result['unexpected_count']} unexpected "
-            f"({result.get('unexpected_percent', 0):.1f}%), e.g. {', '.join(sample[:SAMPLE_SIZE])}"
+            f"({result.get('unexpected_percent', 0):.1f}%), e.g. {_unexpected_sample(result)}"
         )
     return f"{name}: observed {result.get('observed_value')!r}"
+
+
+def _unexpected_sample(result: dict[str, Any]) -> str:
+    """The first few distinct unexpected values, each with the CSV line it is first on (the header
+    is line 1; the frame keeps the row positions read_csv gave it)."""
+    values = [repr(v)[:40] for v in result.get("partial_unexpected_list") or []]
+    rows = result.get("partial_unexpected_index_list") or []
+    if len(rows) != len(values) or not all(isinstance(r, int) for r in rows):
+        return ", ".join(list(dict.fromkeys(values))[:SAMPLE_SIZE])
+    first: dict[str, int] = {}
+    for value, row in zip(values, rows, strict=True):
+        first.setdefault(value, row)
+    return ", ".join(f"{value} (line {row + 2})" for value, row in list(first.items())[:SAMPLE_SIZE])
 
 
 def _text_as_object(frame: pd.DataFrame) -> pd.DataFrame:
