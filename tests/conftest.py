@@ -72,9 +72,12 @@ TOOL_LEFTOVERS = (".pytest_cache/", ".hypothesis/", ".mypy_cache/", ".ruff_cache
 
 def _checkout_entries() -> set[str] | None:
     """`git status` of the checkout, ignored files included (None outside a git checkout)."""
-    done = subprocess.run(
-        ["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True
-    )
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:  # no git here
+        return None
     if done.returncode != 0:
         return None
     lines = {line[3:] for line in done.stdout.splitlines()}
@@ -125,9 +128,11 @@ def _project_root_logging_and_signals(
 
 
 @pytest.fixture(scope="session")
-def serving_venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder every xdist worker of this run shares, for helpers.serving_python."""
-    return tmp_path_factory.getbasetemp().parent
+def serving_venvs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this run that every xdist worker shares, for helpers.serving_python (a worker's
+    base folder sits in the run's; without xdist the base folder is the run's own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if hasattr(request.config, "workerinput") else base
 
 
 @pytest.fixture(scope="session")

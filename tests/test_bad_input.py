@@ -563,7 +563,7 @@ COMMAND_CASES: dict[str, tuple[Callable[[Good, Path], list[str]], int, str]] = {
     "promote-unknown-model": (
         _promote("--version", "1", "--name", "no-such-model"),
         1,
-        r"model version 1 of 'no-such-model' not found",
+        r"^no registered model 'no-such-model'$",
     ),
     "promote-missing-data": (
         _promote("--version", "1", "--alias", "staging", "--data", "TMP/none.csv"),
@@ -580,7 +580,7 @@ COMMAND_CASES: dict[str, tuple[Callable[[Good, Path], list[str]], int, str]] = {
     "explain-empty-name": (_plain("explain", "models:/@champion"), 1, NOT_A_MODEL_URI),
     "explain-version-zero": (_plain("explain", "models:/MODEL/0"), 1, r"model version 0 of '\S+' not found"),
     "explain-missing-version": (_plain("explain", "models:/MODEL/999"), 1, r"model version 999 .* not found"),
-    "explain-unknown-model": (_plain("explain", SOME, "--json"), 1, r"model version 1 of 'no-such-model'"),
+    "explain-unknown-model": (_plain("explain", SOME, "--json"), 1, r"^no registered model 'no-such-model'$"),
     "explain-unknown-alias": (_plain("explain", "models:/MODEL@nobody"), 1, r"no version of '\S+' holds"),
     "explain-misspelt-model-alias": (
         _plain("explain", "models:/MODELs@champion"),

@@ -487,6 +487,31 @@ def test_a_floor_under_the_other_tasks_name_is_refused(
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(
+    "labels",
+    [(10, 2, 5), (True, False), ("b", "a", "C"), (2.0, -1.0)],
+    ids=["whole", "bool", "text", "float"],
+)
+def test_labels_are_ordered_as_scikit_learn_orders_its_classes(labels: tuple[Any, ...]) -> None:
+    """The model card, the `labels` tag and predict_proba's columns name the classes in one order."""
+    from sklearn.linear_model import LogisticRegression
+
+    from trainer.tasks import label_order
+
+    y = np.array(
+        [labels[i % len(labels)] for i in range(30)], dtype=object if isinstance(labels[0], str) else None
+    )
+    model = LogisticRegression().fit(np.arange(30).reshape(-1, 1), y)
+    assert list(label_order(labels)) == list(model.classes_)
+
+
+@pytest.mark.unit
+def test_a_quoted_number_names_the_positive_class_itself() -> None:
+    assert make_task("classification", (0, 1), "1", "roc_auc").positive_class == 1
+    assert make_task("classification", (False, True), "False", "roc_auc").positive_class is False
+
+
+@pytest.mark.unit
 def test_two_class_settings_on_three_classes_are_refused() -> None:
     """A positive class, a threshold or a threshold metric means nothing to a three-class target."""
     three = ("a", "b", "c")

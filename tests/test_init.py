@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -346,3 +347,48 @@ def test_init_warns_of_a_label_too_rare_for_the_drafted_folds(
         "label 'c' has only 2 rows: a training needs about 7 (5 stratified CV folds in the training part); "
         "add rows of it, merge it into another label or drop its rows"
     ]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("labels", "rarer"), [((0, 1), 1), ((False, True), False), ((2, 10), 10)])
+def test_a_target_of_numbers_or_true_false_drafts_a_schema_that_loads(
+    labels: tuple[Any, Any], rarer: Any, tmp_path: Path
+) -> None:
+    """The rarer label is written as YAML writes it (1, false), read back as the label itself."""
+    from trainer.draft import write_drafts
+    from trainer.suite import target_labels
+    from trainer.tasks import make_task
+
+    common = labels[0] if rarer == labels[1] else labels[1]
+    frame = pd.DataFrame({"x": [i % 7 for i in range(120)], "y": [common] * 80 + [rarer] * 40})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    write_drafts(tmp_path / "d.csv", "y", None, "d", tmp_path / "out")
+    schema = load_schema(tmp_path / "out" / "schema.yaml")
+    suite = json.loads((tmp_path / "out" / "suite.json").read_text())
+    task = make_task(schema.task, target_labels(suite, "y"), schema.positive_class, "roc_auc")
+    assert (task.labels, task.positive_class) == (tuple(sorted(labels)), rarer)
+    assert type(task.positive_class) is type(rarer)
+
+
+@pytest.mark.unit
+def test_unique_whole_numbers_with_blanks_are_drafted_as_identifiers(tmp_path: Path) -> None:
+    """The detector's identifier rule (unique per row among the values present) gives `identifiers`."""
+    rng = np.random.default_rng(1)
+    ids = rng.permutation(200).astype(float) + 1000
+    ids[:5] = np.nan
+    drafted = profile(
+        pd.DataFrame({"ticket": ids, "x": rng.normal(size=200), "y": rng.normal(size=200)}), "y"
+    )
+    assert drafted.column("ticket").role == "identifiers"
+    assert drafted.column("ticket").rule.endswith(
+        "is identifier-like (unique per row: whole numbers): never a feature"
+    )
+
+
+@pytest.mark.unit
+def test_a_regression_of_text_labels_is_refused_in_one_line() -> None:
+    from trainer.errors import ConfigError
+
+    frame = pd.DataFrame({"x": range(40), "y": ["good", "bad"] * 20})
+    with pytest.raises(ConfigError, match=r"^--task regression: target 'y' is not numeric \(e\.g\. 'good'\)"):
+        profile(frame, "y", "regression")

@@ -65,7 +65,8 @@ def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
     try:
         return client.get_model_version(name, str(version))
     except MlflowException:
-        raise ConfigError(f"model version {version} of '{name}' not found in the registry")
+        missing = _no_model(client, name) or f"model version {version} of '{name}' not found in the registry"
+        raise ConfigError(missing)
 
 
 def alias_holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
@@ -119,10 +120,16 @@ def resolve_version(uri: str) -> ModelVersion:
 
 def _no_model(client: MlflowClient, name: str) -> str:
     """'no registered model NAME (did you mean ...?)' when there is none of that name, else ''."""
-    known = [m.name for m in client.search_registered_models(max_results=1000)]
-    if name in known:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
         return ""
-    return f"no registered model '{name}'{did_you_mean(name, known)}"
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            return ""
+        known = [m.name for m in client.search_registered_models(max_results=1000)]  # hints: one page
+        return f"no registered model '{name}'{did_you_mean(name, known)}"
 
 
 def _newest(client: MlflowClient, found: list[ModelVersion], missing: str) -> ModelVersion:

@@ -119,7 +119,7 @@ def _oof_threshold(model: Pipeline, task: Task, how: str, split: Split, cv: Base
     proba = cross_val_predict(
         clone(model), split.X_train, split.y_train, cv=cv, groups=split.groups, method="predict_proba"
     )
-    classes = sorted(set(split.y_train), key=str)
+    classes = list(np.unique(split.y_train))  # cross_val_predict's column order (LabelEncoder's)
     return choose_threshold(
         split.y_train, proba[:, classes.index(task.positive_class)], task.positive_class, how
     )

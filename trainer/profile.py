@@ -32,6 +32,7 @@ from trainer.config import LeakageSettings, did_you_mean
 from trainer.csv_reader import separator_hint
 from trainer.errors import ConfigError, ContractError
 from trainer.progress import Progress
+from trainer.tasks import label_order
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def _column(name: str, series: pd.Series, role: str, rule: str) -> ColumnProfile
     numeric = kind in ("number", "whole") and len(values) > 0
     categories: tuple[Any, ...] = ()
     if role == "categorical" or (role == "target" and values.nunique() <= MAX_CATEGORIES):
-        categories = tuple(sorted(values.unique().tolist(), key=str))  # a target's: its labels
+        categories = label_order(values.unique().tolist())  # a target's: its labels
     tally = values.value_counts() if categories else {}  # rows per value, only where values are listed
     return ColumnProfile(
         name=name,
@@ -155,11 +156,16 @@ def _column(name: str, series: pd.Series, role: str, rule: str) -> ColumnProfile
 
 def resolve_task(target: pd.Series, task: str | None) -> str:
     """The task asked for, or inferred: a number with more than 10 values is a regression."""
-    if task is not None:
-        if task not in TASKS:
-            raise ConfigError(f"--task '{task}' unknown{did_you_mean(task, TASKS)}; known: {TASKS}")
-        return task
+    if task is not None and task not in TASKS:
+        raise ConfigError(f"--task '{task}' unknown{did_you_mean(task, TASKS)}; known: {TASKS}")
     numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+    if task == "regression" and not numeric:
+        raise ConfigError(
+            f"--task regression: target '{target.name}' is not numeric (e.g. {target.iloc[0]!r}); "
+            "a target of classes is --task classification"
+        )
+    if task is not None:
+        return task
     return "regression" if numeric and target.nunique() > FEW_VALUES else "classification"
 
 
@@ -192,13 +198,16 @@ def profile(frame: pd.DataFrame, target: str, task: str | None = None) -> DataPr
             role, rule = infer_role(name, series, _kind(series), y)
         columns.append(_column(name, series, role, rule))
     blocked = blocked_by_the_detector(frame, target, resolved, columns)
-    columns = [
-        replace(c, role="leakage", rule=f"the leakage detector would block it: it {blocked[c.name]}{HONEST}")
-        if c.name in blocked
-        else c
-        for c in columns
-    ]
+    columns = [_as_the_detector_says(c, blocked[c.name]) if c.name in blocked else c for c in columns]
     return DataProfile(len(frame), target, resolved, tuple(columns), target_distribution(y, resolved))
+
+
+def _as_the_detector_says(column: ColumnProfile, reason: str) -> ColumnProfile:
+    """An identifier-like column is an identifier; anything else it blocks, suspected leakage."""
+    rule = f"the leakage detector would block it: it {reason}"
+    if reason.startswith("is identifier-like"):
+        return replace(column, role="identifiers", rule=f"{rule}: never a feature")
+    return replace(column, role="leakage", rule=rule + HONEST)
 
 
 def blocked_by_the_detector(
@@ -216,7 +225,7 @@ def blocked_by_the_detector(
         y = (
             (y == labels.index[0])
             if len(labels) == 2
-            else y.map({v: i for i, v in enumerate(sorted(labels.index, key=str))})
+            else y.map({v: i for i, v in enumerate(label_order(labels.index))})
         )
     with Progress("leakage detector"):
         report = leakage.detect(frame[features], y.to_numpy(dtype="float64"), LeakageSettings(), n_jobs=-1)

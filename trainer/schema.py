@@ -45,7 +45,7 @@ class Schema:
     ignore: tuple[str, ...] = ()
     description: str = ""  # what the target means, in words: the model card's first line
     task: str = "regression"  # or classification (see trainer/tasks.py)
-    positive_class: str | None = None  # a binary target's positive label (default: the last label)
+    positive_class: Any = None  # a binary target's positive label (default: the last label)
     digest: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -93,6 +93,14 @@ def _text(data: dict[str, Any], key: str, where: str, required: bool = False) ->
             else f"{where}: '{key}' must be a short text, got {value!r:.80}"
         )
     return value
+
+
+def _label(data: dict[str, Any], key: str, where: str) -> Any:
+    """A class label as YAML gives it: text, a number or true/false (None when absent)."""
+    value = data.get(key)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _text(data, key, where)
 
 
 def _names(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -144,7 +152,7 @@ def load_schema(path: Path | str) -> Schema:
         target=_text(data, "target", where, required=True),
         derived=_derived(data, where),
         task=_task(data, where),
-        positive_class=_text(data, "positive_class", where) or None,
+        positive_class=_label(data, "positive_class", where),
         digest=file_digest(path),
         raw=data,
         **{role: _names(data, role, where) for role in ROLE_LISTS},

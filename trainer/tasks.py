@@ -7,6 +7,7 @@ which way is better. sklearn's scorers are higher-is-better, so `sign` turns a s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -206,11 +207,22 @@ def check_labels(y: pd.Series, labels: tuple[Any, ...], target: str) -> None:
     check_label_counts(y.to_numpy(), 2, f"target '{target}'", "a stratified holdout split")
 
 
+def label_order(labels: Iterable[Any]) -> tuple[Any, ...]:
+    """Labels in the order scikit-learn's `classes_` (and `predict_proba`'s columns) have them:
+    numbers and true/false by value, text alphabetically."""
+    values = list(labels)
+    if all(isinstance(v, bool | int | float | np.number | np.bool_) for v in values):
+        return tuple(sorted(values))
+    return tuple(sorted(values, key=str))
+
+
 def make_task(kind: str, labels: tuple[Any, ...], positive_class: Any, metric: str) -> Task:
     """The task a schema declares, with the recipe's selection metric (R² for regression)."""
     if kind != CLASSIFICATION:
         return Task()
-    labels = tuple(sorted(labels, key=str))
+    labels = label_order(labels)
+    if positive_class is not None:  # the label itself for a quoted number ("1" for 1)
+        positive_class = next((v for v in labels if str(v) == str(positive_class)), positive_class)
     if len(labels) == 2 and positive_class is None:
         positive_class = labels[-1]
     if positive_class is not None and len(labels) > 2:
