@@ -307,6 +307,14 @@ def test_credit_trains_registers_and_promotes_by_auc(
     assert "task: task=classification" in __import__("trainer.explain", fromlist=["explain"]).explain(
         "models:/credit-test/1"
     )
+    record = json.loads(
+        __import__("trainer.explain", fromlist=["explain"]).explain("models:/credit-test/1", True)
+    )
+    assert {k: record["task"][k] for k in ("labels", "positive_class", "threshold")} == {
+        "labels": ["bad", "good"],
+        "positive_class": "bad",
+        "threshold": 0.5,
+    }
     weak = credit_recipe(tmp_path / "weak.yaml", candidates={"dummy": {}, "knn": {"n_neighbors": [3]}})
     assert train(data, CREDIT_SCHEMA, weak) == EXIT_OK
     promote = ["promote", "--data", str(data), "--schema", str(CREDIT_SCHEMA), "--recipe", str(good)]

@@ -122,6 +122,17 @@ def test_input_paths_are_relative_to_the_recipe(tmp_path: Path) -> None:
     assert recipe.input_path("data") == tmp_path / "raw" / "x.csv" and recipe.input_path("schema") is None
 
 
+def test_the_recipe_path_is_recorded_absolute_and_normalised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`reproduce` reads it back from any working directory (a relative `../` path was not found)."""
+    (tmp_path / "a").mkdir()
+    recipe_file(tmp_path, with_())
+    monkeypatch.chdir(tmp_path / "a")
+    recorded = load_recipe(Path("../recipe.yaml")).params()["recipe_path"]
+    assert recorded == str(tmp_path / "recipe.yaml")
+
+
 BAD_GRIDS: dict[str, tuple[dict, str]] = {
     "unknown candidate, with a hint": (
         {"dummy": {}, "rigde": {}},

@@ -11,14 +11,20 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-from helpers import RAW_CSV, SCHEMA, SUITE, sha256
+from helpers import RAW_CSV, ROOT, SCHEMA, SUITE, sha256
 
 from trainer import contract, csv_reader
 from trainer.cli import main
 from trainer.errors import EXIT_CONTRACT, EXIT_ERROR, EXIT_OK
 from trainer.schema import load_schema
 
-CONTRACT_ARTIFACTS = {"contract/validation_result.json", "contract/report.md", "contract/data_docs.html"}
+CONTRACT_ARTIFACTS = {
+    "contract/validation_result.json",
+    "contract/report.md",
+    "contract/data_docs.html",
+    f"contract/{SCHEMA.name}",  # the schema and the suite the data was validated against, as files
+    f"contract/{SUITE.name}",
+}
 
 
 def validate(data: Path | str, schema: Path | str = SCHEMA) -> int:
@@ -50,8 +56,11 @@ def test_valid_data_passes_and_records_lineage(
     tracking_store: str, all_runs: Callable[..., list[Any]], artifact_paths: Callable[[str], set[str]]
 ) -> None:
     before = sha256(RAW_CSV)
+    relative = RAW_CSV.relative_to(ROOT)  # from the project root, with a detour
 
-    assert validate(RAW_CSV) == EXIT_OK
+    assert (
+        validate(relative.parent / ".." / relative.parent.name / relative.name, "data/schema.yaml") == EXIT_OK
+    )
 
     run = only_run(all_runs)
     assert run.info.status == "FINISHED"
@@ -61,6 +70,8 @@ def test_valid_data_passes_and_records_lineage(
     assert run.data.metrics["contract_expectations"] > 0
     assert run.data.params["data_digest"] == before
     assert run.data.params["data_rows"] == str(len(pd.read_csv(RAW_CSV)))
+    # absolute and normalised: found again from any working directory
+    assert (run.data.params["data_path"], run.data.params["schema_path"]) == (str(RAW_CSV), str(SCHEMA))
     assert CONTRACT_ARTIFACTS <= artifact_paths(run.info.run_id)
 
     inputs = run.inputs.dataset_inputs

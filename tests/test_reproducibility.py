@@ -205,6 +205,11 @@ def test_shuffled_rows_same_model(trainings: dict[str, Trained]) -> None:
     np.testing.assert_array_equal(a.predict(rows), shuffled.predict(rows))
 
 
+def reproduce_runs(client: MlflowClient) -> list[Any]:
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    return client.search_runs([experiment], "tags.trainer_command = 'reproduce'")
+
+
 def test_reproduce_matches_then_names_changed_data(trainings: dict[str, Trained]) -> None:
     a = trainings["a"]
     done = run_trainer(["reproduce", f"models:/{MODEL}/1"], a.uri)
@@ -214,8 +219,10 @@ def test_reproduce_matches_then_names_changed_data(trainings: dict[str, Trained]
         x.startswith(f"reproduced models:/{MODEL}/1 in run ") for x in trainer_lines(done.stderr, "INFO")
     )
     client = MlflowClient(tracking_uri=a.uri)
-    rerun = [r for r in train_runs(client, EXPERIMENT) if r.data.tags.get("reproduces")]
-    assert len(rerun) == 1 and rerun[0].data.tags["feature_digest"] == a.run.data.tags["feature_digest"]
+    assert not [r for r in train_runs(client, EXPERIMENT) if r.data.tags.get("reproduces")]
+    [rerun] = reproduce_runs(client)
+    assert rerun.data.tags["feature_digest"] == a.run.data.tags["feature_digest"]
+    assert (rerun.data.tags["reproduces"], rerun.data.tags["reproduction"]) == (f"models:/{MODEL}/1", "same")
     assert len(versions(client, MODEL)) == 1  # reproduce never registers
 
     original = a.data.read_bytes()
@@ -230,7 +237,7 @@ def test_reproduce_matches_then_names_changed_data(trainings: dict[str, Trained]
     [line] = trainer_lines(done.stderr)
     assert line.startswith("cannot reproduce: inputs differ from the recorded ones: data (recorded ")
     assert "schema" not in line and "recipe" not in line
-    assert len(train_runs(client, EXPERIMENT)) == 2  # refused before any training
+    assert len(reproduce_runs(client)) == 1  # refused before any training
 
 
 def test_deleting_processed_data_and_store_then_training_again(tmp_path: Path) -> None:

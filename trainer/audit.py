@@ -195,6 +195,17 @@ def typed(value: Any) -> Any:
     return value
 
 
+def _task_record(tags: dict[str, str]) -> dict[str, Any]:
+    """A classifier's task tags as what they mean: the labels as a list, the positive class as the
+    label itself (1, not "1"), the threshold as a number (None where there is none)."""
+    record: dict[str, Any] = {k: tags.get(k) or None for k in TASK_TAGS}
+    labels = json.loads(tags.get("labels") or "[]")
+    record["labels"] = labels
+    record["positive_class"] = next((v for v in labels if str(v) == tags.get("positive_class")), None)
+    record["threshold"] = typed(record["threshold"])
+    return record
+
+
 def _version_record(tags: dict[str, str], aliases: list[str]) -> dict[str, Any]:
     """What the version's own tags say: digests, winner, metrics, code, promotion; an alias it holds
     without a complete promotion record for it was moved outside the trainer (not gated)."""
@@ -206,7 +217,7 @@ def _version_record(tags: dict[str, str], aliases: list[str]) -> dict[str, Any]:
         k: v if k.endswith("digest") else typed(v) for k, v in tags.items() if k.startswith("promot")
     }
     return {
-        "task": {k: tags.get(k) for k in TASK_TAGS} if classify else {"task": "regression"},
+        "task": _task_record(tags) if classify else {"task": "regression"},
         "digests": {k: tags.get(k) for k in DIGEST_TAGS},
         "winner": {"candidate": tags.get("candidate"), "params": json.loads(tags.get("best_params", "{}"))},
         "metrics": {k: typed(tags.get(k)) for k in metric_keys},

@@ -130,7 +130,7 @@ def _classifier_section(ctx: TrainingContext) -> str:
 - holdout: {holdout}
 
 ## Gates
-- min_cv_score {r.gates.min_cv_score}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement} {m}: passed
+- min_cv_score {"none (no absolute floor)" if r.gates.min_cv_score is None else r.gates.min_cv_score}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement} {m}: passed
 
 `predict` gives labels; `mlflow.sklearn.load_model(uri).predict_proba(rows)` gives the probabilities
 (columns in the order of `labels`).

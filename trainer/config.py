@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 from trainer.errors import ConfigError
-from trainer.files import file_digest, read_yaml
+from trainer.files import absolute, file_digest, read_yaml
 
 MAX_TEXT = 200  # characters in one name-like setting (an experiment, a column)
 MAX_GRID_POINTS = 10_000  # per candidate; see `search.max_grid_points`
@@ -134,7 +134,7 @@ class Recipe:
 
     def params(self) -> dict[str, Any]:
         """Every setting under its YAML name (`cv.folds`), as logged to MLflow."""
-        return {"recipe_digest": self.digest, "recipe_path": str(self.path), **flatten(self)}
+        return {"recipe_digest": self.digest, "recipe_path": absolute(self.path), **flatten(self)}
 
 
 # not logged as params: `data`/`schema` are recorded as the paths actually used (data_path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,12 @@ from trainer.errors import ConfigError
 # A schema, suite or recipe is a few KB; anything near this is a mistake or an attack (a
 # multi-megabyte config only makes every later step slow), refused before it is parsed.
 MAX_CONFIG_BYTES = 1 << 20
+
+
+def absolute(path: Path | str) -> str:
+    """A path as the run records it: absolute and normalised (no `..`), symlinks kept, so a later
+    `reproduce` finds it from any working directory."""
+    return os.path.normpath(os.path.abspath(path))
 
 
 def file_digest(path: Path) -> str:

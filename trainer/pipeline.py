@@ -112,8 +112,9 @@ def run_train(
     recipe, specs = loaded(recipe_path, schema_path, time_budget)
     warm = workers.warm_up(recipe.n_jobs, [spec.make for spec in specs])  # (`cli` may have started it)
     launched = _experiment_opened(recipe, warm)
-    tags = {"trainer_command": "train", **(run_tags or {})}
-    name = tracking.run_name("reproduce" if "reproduces" in tags else "train", schema_name(schema_path))
+    command = "reproduce" if run_tags and "reproduces" in run_tags else "train"
+    tags = {"trainer_command": command, **(run_tags or {})}
+    name = tracking.run_name(command, schema_name(schema_path))
     # `passed_last` encloses the run: the version is marked `passed` after the run has closed, or
     # withdrawn on any failure or signal before that
     with (

@@ -16,6 +16,7 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import Metric, Param, RunTag
 
 from trainer.contract import ignored_columns_tag
+from trainer.files import absolute
 from trainer.leakage import plot
 from trainer.lineage import logged_despite_a_concurrent_run
 from trainer.report import leaderboard_plot, markdown_table, timing_table
@@ -58,10 +59,10 @@ def contract(result: ContractResult, schema: Schema) -> None:
     logged_despite_a_concurrent_run(lambda: mlflow.log_input(dataset, context="training"), dataset.name)
     mlflow.log_params(
         {
-            "data_path": str(result.data_path),
+            "data_path": absolute(result.data_path),
             "data_digest": result.data_digest,
             "data_rows": len(result.frame),
-            "schema_path": str(schema.path),
+            "schema_path": absolute(schema.path),
             "schema_digest": schema.digest,
             "suite_digest": result.suite_digest,
         }
@@ -73,6 +74,8 @@ def contract(result: ContractResult, schema: Schema) -> None:
             "ignored_columns": ignored_columns_tag(result.extra_columns),
         }
     )
+    for path in (schema.path, schema.suite_path):  # what the data was validated against, as it was
+        mlflow.log_artifact(str(path), "contract")
     mlflow.log_dict(result.result_json, "contract/validation_result.json")
     mlflow.log_text(result.report_markdown(), "contract/report.md")
     if result.report_html:

@@ -17,6 +17,7 @@ from trainer.consistency import contract_tags
 from trainer.context import TrainingContext
 from trainer.environment import choose_serialization, distribution_versions, model_code, model_requirements
 from trainer.errors import TrainerError
+from trainer.files import absolute
 from trainer.importance import importance_by_column
 from trainer.lineage import logged_despite_a_concurrent_run
 from trainer.report import importance_plot, prediction_plots, timing_table
@@ -49,7 +50,7 @@ def version_tags(ctx: TrainingContext) -> dict[str, str]:
         **{k: f"{v:.6f}" for k, v in ctx.test_metrics.items()},
         f"baseline_cv_{m}": f"{ctx.selection.baseline.cv_mean:.6f}",
         "data_digest": ctx.contract.data_digest,
-        "data_path": str(ctx.contract.data_path),
+        "data_path": absolute(ctx.contract.data_path),
         "schema_digest": ctx.schema.digest,
         "suite_digest": ctx.contract.suite_digest,
         "recipe_digest": ctx.recipe.digest,

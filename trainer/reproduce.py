@@ -131,6 +131,7 @@ def reproduce(uri: str) -> int:
             run_tags={"reproduces": f"models:/{mv.name}/{mv.version}"},
         )
     problems = compare(mv, outcome)
+    _record_verdict(outcome.run_id, problems)
     if problems:
         log.error("reproduction of models:/%s/%s differs: %s", mv.name, mv.version, "; ".join(problems))
         return EXIT_ERROR
@@ -142,3 +143,11 @@ def reproduce(uri: str) -> int:
         outcome.selection.winner.name,
     )
     return EXIT_OK
+
+
+def _record_verdict(run_id: str, problems: list[str]) -> None:
+    """The reproduce run's `reproduction` tag: `same`, or `differs: ...` naming what differs."""
+    from mlflow import MlflowClient
+
+    verdict = "same" if not problems else f"differs: {'; '.join(problems)}"
+    MlflowClient().set_tag(run_id, "reproduction", verdict[:5000])
