@@ -459,6 +459,7 @@ def test_bad_input_fails_cleanly(
         run = new_runs[0]
         assert run.info.status == "FAILED"
         assert re.search(case.message, run.data.tags["failure_reason"]), run.data.tags["failure_reason"]
+        assert run.data.tags["mlflow.note.content"] == f"**FAILED**: {run.data.tags['failure_reason']}"
         assert "registered_version" not in run.data.tags
     else:
         assert new_runs == []

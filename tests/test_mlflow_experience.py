@@ -55,6 +55,12 @@ def test_plain_mlflow_run_records_in_the_recipes_experiment(
     assert f"-P recipe={small_recipe}" in parent.data.tags["mlflow_run"]
     assert stub.info.run_name == f"{parent.info.run_name} (in 'test-small')"
     assert parent.data.tags["registered_model"] == "test-small"
+    note = parent.data.tags["mlflow.note.content"]  # the run's description in the UI
+    assert re.match(
+        r"\*\*\w+\*\* selected by CV r2 0\.\d{4} ± 0\.\d{4} \(baseline `dummy` -?0\.\d{4}\); holdout r2 0\.\d{4}\.",
+        note,
+    ), note
+    assert "passed the data contract" in note and "Registered as `models:/test-small/1`" in note, note
     assert "recording in the recipe's experiment 'test-small'" in done.stderr
     assert not Path(stub.info.artifact_uri.removeprefix("file://")).exists()  # the pointer holds nothing
     client.delete_run(stub.info.run_id)  # its artifact location is the project's ./mlruns

@@ -11,9 +11,31 @@ from trainer.report import markdown_table
 
 if TYPE_CHECKING:
     from trainer.context import TrainingContext
+    from trainer.contract import ContractResult
     from trainer.schema import Schema
+    from trainer.select import Selection
 
 BOARD_COLUMNS = ["rank", "candidate", "cv_r2_mean", "cv_r2_std", "status"]
+
+
+def run_description(
+    selection: Selection, test_metrics: dict[str, float], data: ContractResult, version: str | None
+) -> str:
+    """The training run's description in the MLflow UI: what was chosen, on which data, where it went."""
+    winner, baseline, metric = selection.winner, selection.baseline, selection.winner.metric
+    holdout = test_metrics.get(f"test_{metric}")
+    went = (
+        f"Registered as `{version}` (its model card is on the version's page)."
+        if version
+        else "Not registered (`--no-register`)."
+    )
+    return (
+        f"**{winner.name}** selected by CV {metric} {winner.cv_mean:.4f} ± {winner.cv_std:.4f} "
+        f"(baseline `{baseline.name}` {baseline.cv_mean:.4f})"
+        + ("" if holdout is None else f"; holdout {metric} {holdout:.4f}")
+        + f".\n\nData `{data.data_path.name}` ({len(data.frame)} rows, sha256 `{data.data_digest[:12]}`) "
+        f"passed the data contract ({data.evaluated}/{data.evaluated} expectations).\n\n{went}"
+    )
 
 
 def predicts(schema: Schema) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from trainer import contract, environment, finalise, leakage, record, tracking, workers
 from trainer.candidate_runs import ChildRuns, searched
+from trainer.card import run_description
 from trainer.consistency import check_same_contract
 from trainer.errors import ContractError
 from trainer.features import summarize_features
@@ -142,12 +143,22 @@ def run_train(
             with timer.phase("registration"), Progress("registration"):
                 registration.uri = registered(outcome, recipe, prepared, Path(tmp))
             outcome = replace(outcome, model_version=registration.uri)
-        phases = timer.with_total()
-        record.timings(phases, sum(r.estimator_seconds for r in results))
+        phases = _recorded_end(outcome, prepared, timer, results)
     if outcome.model_version and recipe.promotion.on_register == "if_better":
         with Progress("promotion"):  # only once the version is `passed`: a promotion never races it
             outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
     return replace(outcome, timings=phases)
+
+
+def _recorded_end(
+    outcome: TrainingOutcome, prepared: Prepared, timer: PhaseTimer, results: list[CandidateResult]
+) -> dict[str, float]:
+    """The last a training records: the run's description and its phase timings."""
+    version = outcome.model_version
+    record.description(run_description(outcome.selection, outcome.test_metrics, prepared.contract, version))
+    phases = timer.with_total()
+    record.timings(phases, sum(r.estimator_seconds for r in results))
+    return phases
 
 
 def search_step(

@@ -267,6 +267,11 @@ def finishing(done: Finishing, task: Task) -> None:
         log.info("decision threshold %.4f (%s)", done.threshold, done.threshold_source)
 
 
+def description(markdown: str) -> None:
+    """The run's description in the MLflow UI (MLflow's `mlflow.note.content` tag)."""
+    mlflow.set_tag("mlflow.note.content", markdown)
+
+
 def timings(phases: dict[str, float], estimator_seconds: float) -> None:
     """Wall seconds per phase (metrics `time_*_s`, `timings.json`) and the time inside estimator fits."""
     mlflow.log_metrics(

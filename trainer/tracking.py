@@ -286,7 +286,8 @@ def parent_run(
         yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        _safely(mlflow.set_tag, "failure_reason", redact_uri(failure_line(exc, 4900)))
+        reason = redact_uri(failure_line(exc, 4900))
+        _safely(mlflow.set_tags, {"failure_reason": reason, "mlflow.note.content": f"**{status}**: {reason}"})
         _safely(mlflow.end_run, status)
         raise
     mlflow.end_run("FINISHED")
