@@ -143,3 +143,17 @@ def _logged(i: int, total: int, result: CandidateResult, run: Run, children: Chi
         result.fit_seconds,
     )
     return result
+
+
+def mark_winner(name: str, parent: Run) -> None:
+    """The winning candidate's child run says so: tag `selected: true` and its description."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    query = f"tags.mlflow.parentRunId = '{parent.info.run_id}' and tags.level = 'candidate'"
+    for child in client.search_runs([parent.info.experiment_id], query):
+        if child.data.tags.get("candidate") == name:
+            client.set_tag(child.info.run_id, "selected", "true")
+            client.set_tag(
+                child.info.run_id, "mlflow.note.content", "**Selected**: the winner of this training."
+            )

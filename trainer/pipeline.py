@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trainer import contract, environment, finalise, leakage, record, tracking, workers
-from trainer.candidate_runs import ChildRuns, searched
+from trainer.candidate_runs import ChildRuns, mark_winner, searched
 from trainer.card import run_description
 from trainer.consistency import check_same_contract
 from trainer.errors import ContractError
@@ -130,7 +130,7 @@ def run_train(
         prepared = prepare(data_path, schema_path, recipe, timer, (register, warm))
         plan, results = search_step(specs, recipe, prepared, (run, timer, children))
         with timer.phase("select"):
-            selection = selected(results, recipe, Path(tmp))
+            selection = selected(results, recipe, Path(tmp), (run, children))
         children.check()
         if register:
             children.submit("importing registration's libraries", environment.preload)  # beside the refit
@@ -228,14 +228,19 @@ def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
     return report
 
 
-def selected(results: list[CandidateResult], recipe: Recipe, out: Path) -> Selection:
-    """The gates' verdict; the leaderboard is recorded whether or not a candidate passed."""
+def selected(
+    results: list[CandidateResult], recipe: Recipe, out: Path, where: tuple[Run, ChildRuns]
+) -> Selection:
+    """The gates' verdict; the leaderboard is recorded whether or not a candidate passed, and the
+    winner's child run is marked (in the background, after its own creation)."""
     try:
         selection = select(results, recipe.gates, str(recipe.path))
     except GatesFailed as failed:
         record.leaderboard(failed.leaderboard, out)
         raise
     record.selection(selection, out)
+    run, children = where
+    children.submit("marking the winner's run", mark_winner, selection.winner.name, run)
     return selection
 
 
