@@ -84,6 +84,23 @@ def test_blocks_copies_of_the_target_and_row_ids(
 
 
 @pytest.mark.unit
+def test_blocking_only_finds_the_same_blocks_with_the_same_alone_scores(
+    synthetic: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    """`trainer init`'s cheaper run: the scores the block rules read, without the others-and-lift fits."""
+    X, y = synthetic
+    rng = np.random.default_rng(2)
+    bent = np.where(y < 0, -y, y + 100)  # the target, folded: not monotone, a tree reads it back
+    X = X.assign(bent=bent, row=rng.permutation(len(y)))
+    full, cheap = detect(X, y, SETTINGS), detect(X, y, SETTINGS, blocking_only=True)
+    assert _levels(cheap) == {c: "block" if c in ("bent", "row") else "ok" for c in X.columns}
+    assert "alone R²" in cheap.table.set_index("column").loc["bent", "reason"]
+    assert _levels(cheap) == {c: lvl if lvl == "block" else "ok" for c, lvl in _levels(full).items()}
+    pd.testing.assert_series_equal(cheap.table["alone_r2"], full.table["alone_r2"])
+    assert cheap.table["others_r2"].isna().all() and np.isnan(cheap.all_r2)
+
+
+@pytest.mark.unit
 def test_a_text_id_is_blocked_and_acknowledging_it_lets_it_through(
     synthetic: tuple[pd.DataFrame, np.ndarray], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -228,7 +228,8 @@ def blocked_by_the_detector(
             else y.map({v: i for i, v in enumerate(label_order(labels.index))})
         )
     with Progress("leakage detector"):
-        report = leakage.detect(frame[features], y.to_numpy(dtype="float64"), LeakageSettings(), n_jobs=-1)
+        numbers = y.to_numpy(dtype="float64")
+        report = leakage.detect(frame[features], numbers, LeakageSettings(), n_jobs=-1, blocking_only=True)
     return {row.column: row.reason for row in report.found("block").itertuples()}
 
 
