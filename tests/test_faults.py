@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,10 @@ STALLED = "STALLED"  # the marker the registration stalls print
 IN_THE_SEARCH = "in the search: fitting"
 STALL_IN_SEARCH = (
     """
-import logging, signal, sys
+import faulthandler, logging, signal, sys
 inherited = "ignored" if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else "default"
 print(f"inherited SIGINT disposition: {inherited}", file=sys.stderr, flush=True)
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # a hang guard's stack dump (signal_and_wait)
 import trainer.search
 _search = trainer.search.search_candidate
 _calls = []
@@ -259,14 +261,20 @@ def progress_lines(stderr: str) -> list[str]:
     return [x for x in trainer_lines(stderr, "INFO") if PROGRESS.match(x)]
 
 
-def signal_and_wait(proc: subprocess.Popen, sig: int, timeout: float = 180) -> int:
+def signal_and_wait(proc: subprocess.Popen, sig: int, timeout: float = 180, log: Path | None = None) -> int:
+    """The exit code after `sig`; past the hang guard, the stalled search's stack dump (SIGUSR1) is
+    in the failure, so a hang says where the main thread was."""
     os.kill(proc.pid, sig)
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
+        if log is not None:
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(2)
         proc.kill()
         proc.wait()
-        raise AssertionError(f"still running {timeout} s after signal {sig}") from None
+        dump = f":\n{log_text(log)[-6000:]}" if log is not None else ""
+        raise AssertionError(f"still running {timeout} s after signal {sig}{dump}") from None
 
 
 def assert_interrupted(code: int, stderr: str, store: Store) -> None:
@@ -418,7 +426,7 @@ def test_sigint_during_search_marks_the_run_killed(store: Store, base: Base, tmp
     log = tmp_path / "stderr.txt"
     proc = start_in_search(base, store, log)
 
-    code = signal_and_wait(proc, signal.SIGINT)
+    code = signal_and_wait(proc, signal.SIGINT, log=log)
 
     assert_interrupted(code, log_text(log), store)
 
@@ -432,7 +440,7 @@ def test_sigint_when_the_parent_ignores_sigint(store: Store, base: Base, tmp_pat
     proc = start_in_search(base, store, log, ignore_sigint=True)
     assert "inherited SIGINT disposition: ignored" in log_text(log)  # the condition really holds
 
-    code = signal_and_wait(proc, signal.SIGINT)
+    code = signal_and_wait(proc, signal.SIGINT, log=log)
 
     assert_interrupted(code, log_text(log), store)
 
@@ -445,7 +453,7 @@ def test_sigint_at_each_point_of_the_search(after: int, store: Store, base: Base
     log = tmp_path / "stderr.txt"
     proc = start_in_search(base, store, log, after=after, ignore_sigint=True)
 
-    code = signal_and_wait(proc, signal.SIGINT)
+    code = signal_and_wait(proc, signal.SIGINT, log=log)
 
     stderr = log_text(log)
     assert_interrupted(code, stderr, store)
