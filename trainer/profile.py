@@ -32,7 +32,7 @@ from trainer.config import LeakageSettings, did_you_mean
 from trainer.csv_reader import separator_hint
 from trainer.errors import ConfigError, ContractError
 from trainer.progress import Progress
-from trainer.tasks import label_order
+from trainer.tasks import label_order, make_task
 
 log = logging.getLogger(__name__)
 
@@ -213,22 +213,16 @@ def _as_the_detector_says(column: ColumnProfile, reason: str) -> ColumnProfile:
 def blocked_by_the_detector(
     frame: pd.DataFrame, target: str, task: str, columns: list[ColumnProfile]
 ) -> dict[str, str]:
-    """{column: reason} for the drafted features the training's leakage detector would block, scored
-    as the training scores them (a class label as 1/0 for its rarer label, or as label codes)."""
+    """{column: reason} for the drafted features the training's leakage detector would block, with
+    the target as the training scores it (`Task.as_numbers`: 1/0 for two classes, label codes)."""
     features = [c.name for c in columns if c.role in ("numerical", "categorical")]
     if not features:
         return {}
     log.info("scoring %d drafted features with the training's leakage detector", len(features))
-    y = frame[target]
-    if task == "classification":
-        labels = y.value_counts(sort=True, ascending=True)
-        y = (
-            (y == labels.index[0])
-            if len(labels) == 2
-            else y.map({v: i for i, v in enumerate(label_order(labels.index))})
-        )
+    y = frame[target].to_numpy()
+    labels = tuple(pd.unique(y)) if task == "classification" else ()
+    numbers = make_task(task, labels, None, "roc_auc").as_numbers(y)
     with Progress("leakage detector"):
-        numbers = y.to_numpy(dtype="float64")
         report = leakage.detect(frame[features], numbers, LeakageSettings(), n_jobs=-1, blocking_only=True)
     return {row.column: row.reason for row in report.found("block").itertuples()}
 
