@@ -91,6 +91,49 @@ def test_roles_are_inferred_and_each_says_why(
     assert frame.success, frame.summary()
 
 
+@pytest.mark.unit
+def test_categorical_drafts_codes_as_categories_with_their_values(
+    mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The hint on whole numbers with few values names the option that follows it: --categorical
+    drafts the column as a category, its observed values in the suite, and the suite passes."""
+    assert _draft(mixed, tmp_path / "a") == 0
+    hint = "- level  # numeric (int64), 5 distinct values (if the numbers are codes, draft again with --categorical 'level')"
+    assert hint in (tmp_path / "a" / "schema.yaml").read_text()
+
+    assert _draft(mixed, tmp_path / "b", "--categorical", "level", "x") == 0
+    schema = load_schema(tmp_path / "b" / "schema.yaml")
+    assert schema.categorical == ("colour", "x", "level", "flag") and "level" not in schema.numerical
+    assert (
+        "- level  # asked for by --categorical, 5 distinct values"
+        in (tmp_path / "b" / "schema.yaml").read_text()
+    )
+    suite = json.loads((tmp_path / "b" / "suite.json").read_text())
+    [level] = [
+        e
+        for e in suite["expectations"]
+        if e["kwargs"].get("column") == "level" and "value_set" in e["kwargs"]
+    ]
+    assert level["kwargs"]["value_set"] == [1, 2, 3, 4, 5]
+    assert contract.validate(mixed, schema).success
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (["levle"], "--categorical 'levle' is not a column of the data (did you mean 'level'?)"),
+        (["y"], "--categorical 'y' is the target: a target is not a feature"),
+    ],
+)
+def test_categorical_names_a_column_that_is_not_a_feature(
+    columns: list[str], message: str, mixed: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert _draft(mixed, tmp_path / "d", "--categorical", *columns) == 1
+    assert message in caplog.text
+    assert not (tmp_path / "d").exists()
+
+
 ID_LIKE = [
     "id",
     "ID",
@@ -276,7 +319,7 @@ def test_a_new_dataset_from_init_to_a_registered_model(tmp_path: Path) -> None:
 @pytest.mark.unit
 def test_classification_target_drafts_labels_metric_and_classifiers(tmp_path: Path) -> None:
     """A target of classes gets `task: classification`, its labels in the suite and classifiers."""
-    from trainer.draft import write_drafts
+    from trainer.draft import Asked, write_drafts
 
     rows = 300
     frame = pd.DataFrame(
@@ -288,7 +331,7 @@ def test_classification_target_drafts_labels_metric_and_classifiers(tmp_path: Pa
     )
     data = tmp_path / "loans.csv"
     frame.to_csv(data, index=False)
-    write_drafts(data, "outcome", None, "loans", tmp_path / "out")
+    write_drafts(data, Asked("outcome", name="loans"), tmp_path / "out")
     schema = (tmp_path / "out" / "schema.yaml").read_text()
     suite = json.loads((tmp_path / "out" / "suite.json").read_text())
     recipe = yaml.safe_load((tmp_path / "out" / "recipe.yaml").read_text())
@@ -314,11 +357,11 @@ def test_the_drafted_positive_class_is_the_rarer_label(
     tmp_path: Path, labels: list[str], positive: str
 ) -> None:
     """The event a yes/no model is asked to find is usually the rarer one (default, churn, disease)."""
-    from trainer.draft import write_drafts
+    from trainer.draft import Asked, write_drafts
 
     data = tmp_path / "events.csv"
     pd.DataFrame({"x": [float(i) for i in range(30)], "outcome": labels * 3}).to_csv(data, index=False)
-    write_drafts(data, "outcome", None, "events", tmp_path / "out")
+    write_drafts(data, Asked("outcome", name="events"), tmp_path / "out")
     schema = yaml.safe_load((tmp_path / "out" / "schema.yaml").read_text())
     assert schema["positive_class"] == positive
 
@@ -337,11 +380,11 @@ def test_init_warns_of_a_label_too_rare_for_the_drafted_folds(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The training would stop at its label check (exit 2); the draft says so first."""
-    from trainer.draft import write_drafts
+    from trainer.draft import Asked, write_drafts
 
     frame = pd.DataFrame({"x": range(200), "y": ["a"] * 100 + ["b"] * 98 + ["c"] * 2})
     (tmp_path / "d.csv").write_text(frame.to_csv(index=False))
-    write_drafts(tmp_path / "d.csv", "y", None, "d", tmp_path / "out")
+    write_drafts(tmp_path / "d.csv", Asked("y", name="d"), tmp_path / "out")
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warned == [
         "label 'c' has only 2 rows: a training needs about 7 (5 stratified CV folds in the training part); "
@@ -355,14 +398,14 @@ def test_a_target_of_numbers_or_true_false_drafts_a_schema_that_loads(
     labels: tuple[Any, Any], rarer: Any, tmp_path: Path
 ) -> None:
     """The rarer label is written as YAML writes it (1, false), read back as the label itself."""
-    from trainer.draft import write_drafts
+    from trainer.draft import Asked, write_drafts
     from trainer.suite import target_labels
     from trainer.tasks import make_task
 
     common = labels[0] if rarer == labels[1] else labels[1]
     frame = pd.DataFrame({"x": [i % 7 for i in range(120)], "y": [common] * 80 + [rarer] * 40})
     frame.to_csv(tmp_path / "d.csv", index=False)
-    write_drafts(tmp_path / "d.csv", "y", None, "d", tmp_path / "out")
+    write_drafts(tmp_path / "d.csv", Asked("y", name="d"), tmp_path / "out")
     schema = load_schema(tmp_path / "out" / "schema.yaml")
     suite = json.loads((tmp_path / "out" / "suite.json").read_text())
     task = make_task(schema.task, target_labels(suite, "y"), schema.positive_class, "roc_auc")

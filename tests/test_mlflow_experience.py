@@ -3,6 +3,7 @@ progress, serving, the run tree, `explain` and the offline contract report."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from helpers import ROOT, SCHEMA, VENV_BIN, free_ports, start, subprocess_env, wait_for
 
 
@@ -269,6 +272,54 @@ def test_a_registered_model_serves_rows_with_and_without_nulls(
     finally:
         server.kill()
         server.wait(30)
+
+
+@pytest.mark.integration
+def test_a_category_is_the_one_learned_sent_as_text_number_or_boolean(
+    sqlite_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A true/false column and whole-number codes drafted as categories (`init --categorical`): a
+    row answers as the model learned it whether it sends True or "True", 3 or "3", through what
+    MLflow's scoring server makes of a JSON or CSV request body; a JSON null is answered too."""
+    from mlflow.pyfunc.scoring_server import infer_and_parse_data, parse_csv_input
+
+    from trainer.cli import main
+
+    rng = np.random.default_rng(0)
+    n = 240
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=n), "flag": rng.choice([True, False], n), "zone": rng.integers(1, 4, n)}
+    )
+    frame["y"] = frame["x"] + 3 * frame["flag"] + (frame["zone"] == 2) * 2 + rng.normal(scale=0.3, size=n)
+    data = tmp_path / "codes.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "drafts"
+    init = ["init", "--data", str(data), "--target", "y", "--name", "test", "--out", str(out)]
+    assert main([*init, "--categorical", "zone"]) == 0, caplog.text
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+    recipe["candidates"] = {"dummy": {}, "ridge": {"alpha": [0.1]}}
+    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", "--recipe", str(out / "recipe.yaml")]) == 0, caplog.text
+
+    model = mlflow.pyfunc.load_model("models:/test/1")
+    inputs = model.metadata.get_input_schema()
+    assert {c.name: c.type.name for c in inputs.inputs} == {"x": "double", "flag": "string", "zone": "string"}
+    pipeline = mlflow.sklearn.load_model("models:/test/1")
+    encoder = pipeline.named_steps["features"].named_transformers_["cat"].named_steps["onehot"]
+    assert [list(c) for c in encoder.categories_] == [["False", "True"], ["1", "2", "3"]]
+
+    as_read = pipeline.predict(pd.read_csv(data).head(3).drop(columns="y"))  # the CSV's bools and ints
+    rows = pd.read_csv(data).head(3).drop(columns="y").to_dict("records")
+    spelt = [{**r, "flag": str(r["flag"]), "zone": str(r["zone"])} for r in rows]
+    for records in (rows, spelt):
+        answer = model.predict(infer_and_parse_data({"dataframe_records": records}, inputs))
+        assert answer == pytest.approx(as_read)
+    body = "x,flag,zone\n" + "".join(f"{r['x']!r},{r['flag']},{r['zone']}\n" for r in rows)
+    assert model.predict(parse_csv_input(io.StringIO(body), inputs)) == pytest.approx(as_read)
+    flipped = pipeline.predict(pd.DataFrame([{**rows[0], "flag": not rows[0]["flag"]}]))
+    assert abs(flipped[0] - as_read[0]) > 1  # the flag is learned, not taken for an unknown category
+    nulls = [{**rows[0], "flag": None, "zone": None}]
+    assert len(model.predict(infer_and_parse_data({"dataframe_records": nulls}, inputs))) == 1
 
 
 @pytest.mark.integration

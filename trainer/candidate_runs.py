@@ -148,12 +148,14 @@ def _logged(i: int, total: int, result: CandidateResult, run: Run, children: Chi
 def mark_winner(name: str, parent: Run) -> None:
     """The winning candidate's child run says so: tag `selected: true` and its description."""
     from mlflow import MlflowClient
+    from mlflow.entities import RunTag
 
     client = MlflowClient()
     query = f"tags.mlflow.parentRunId = '{parent.info.run_id}' and tags.level = 'candidate'"
+    tags = [
+        RunTag("selected", "true"),
+        RunTag("mlflow.note.content", "**Selected**: the winner of this training."),
+    ]
     for child in client.search_runs([parent.info.experiment_id], query):
         if child.data.tags.get("candidate") == name:
-            client.set_tag(child.info.run_id, "selected", "true")
-            client.set_tag(
-                child.info.run_id, "mlflow.note.content", "**Selected**: the winner of this training."
-            )
+            client.log_batch(child.info.run_id, tags=tags)  # one store write

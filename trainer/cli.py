@@ -75,6 +75,13 @@ def _init_parser(sub: Any) -> None:
     p.add_argument(
         "--task", choices=("regression", "classification"), help="default: inferred from the target"
     )
+    p.add_argument(
+        "--categorical",
+        nargs="+",
+        default=[],
+        metavar="COLUMN",
+        help="draft these columns as categories whatever their type (e.g. codes 1..5)",
+    )
     p.add_argument("--name", help="dataset, experiment and registered model name (default: the CSV's stem)")
     p.add_argument("--out", type=Path, help="folder for the three drafts (default: datasets/NAME)")
     p.add_argument("--force", action="store_true", help="overwrite existing drafts")
@@ -169,9 +176,10 @@ def dispatch(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
     if args.command == "init":  # drafting reads one CSV and fits nothing
-        from trainer.draft import write_drafts
+        from trainer.draft import Asked, write_drafts
 
-        print(write_drafts(args.data, args.target, args.task, args.name, args.out, args.force))
+        asked = Asked(args.target, args.task, args.name, tuple(args.categorical))
+        print(write_drafts(args.data, asked, args.out, args.force))
         return EXIT_OK
     # Parallelism comes from n_jobs (one process per CV fit). Letting OpenMP/BLAS also spread every
     # fit and predict over all cores oversubscribes the machine: measured 36x slower permutation

@@ -228,15 +228,24 @@ def _refuse_overwrite(drafts: Drafts, force: bool) -> None:
         raise ConfigError(f"{', '.join(existing)} already exist(s): review or move them, or pass --force")
 
 
-def write_drafts(
-    data: Path, target: str, task: str | None, name: str | None, out: Path | None, force: bool = False
-) -> str:
+@dataclass(frozen=True)
+class Asked:
+    """What `trainer init` was asked for: the target, and optionally the task, the name (default:
+    the CSV's stem) and the columns to draft as categories."""
+
+    target: str
+    task: str | None = None
+    name: str | None = None
+    categorical: tuple[str, ...] = ()
+
+
+def write_drafts(data: Path, asked: Asked, out: Path | None, force: bool = False) -> str:
     """`trainer init`: write the three drafts and return what to print (profile, files, next steps)."""
-    name = name or dataset_name(data)
+    name = asked.name or dataset_name(data)
     folder = out or Path("datasets") / name
     drafts = Drafts(folder / "schema.yaml", folder / "suite.json", folder / "recipe.yaml")
     _refuse_overwrite(drafts, force)
-    p = profile(read_csv(data), target, task)
+    p = profile(read_csv(data), asked.target, asked.task, asked.categorical)
     warn_of_rare_labels(p)
     folder.mkdir(parents=True, exist_ok=True)
     drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n")

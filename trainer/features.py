@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from trainer.schema import DerivedFeature, Schema
-from trainer.transforms import as_text, year_quarter_names, year_quarter_to_number
+from trainer.transforms import as_category_text, year_quarter_names, year_quarter_to_number
 
 DERIVED_STEPS = {"year_quarter": (year_quarter_to_number, year_quarter_names)}
 MISSING = "missing"
@@ -38,7 +38,7 @@ def _derive(feature: DerivedFeature) -> FunctionTransformer:
 def _text_imputer() -> Pipeline:
     return Pipeline(
         [
-            ("text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
+            ("text", FunctionTransformer(as_category_text, feature_names_out="one-to-one")),
             ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
         ]
     )

@@ -11,6 +11,7 @@ Rules, in order (the first that applies wins):
   leakage      a numeric column whose rank correlation with the target is >= 0.98 (a near copy)
   categorical  text or true/false with at most 50 distinct values
   numerical    any other number (whole numbers with few values are flagged: codes may be categories)
+A column named by --categorical is a category whatever the rules say (codes such as 1..5).
 Then the training's own leakage detector (trainer/leakage.py) scores the columns drafted as features:
   leakage      any it would block (e.g. alone it predicts the target with R² >= 0.95), so the draft
                trains as drafted; an honest strong predictor goes back to the features and into the
@@ -123,7 +124,7 @@ def infer_role(name: str, series: pd.Series, kind: str, target: pd.Series) -> tu
             return "ignore", f"text with {distinct} distinct values in {rows} rows: free text, not a category"
         return "categorical", f"{kind}, {distinct} distinct values (<= {MAX_CATEGORIES})"
     hint = (
-        " (if the numbers are codes, move it to categorical)"
+        f" (if the numbers are codes, draft again with --categorical {name!r})"
         if kind == "whole" and distinct <= FEW_VALUES
         else ""
     )
@@ -169,17 +170,28 @@ def resolve_task(target: pd.Series, task: str | None) -> str:
     return "regression" if numeric and target.nunique() > FEW_VALUES else "classification"
 
 
-def profile(frame: pd.DataFrame, target: str, task: str | None = None) -> DataProfile:
-    """Every column's profile and inferred role; the target must exist and have no missing value."""
-    if target not in frame.columns:
-        same = [str(c) for c in frame.columns if str(c).lower() == target.lower()]
+def _check_named_column(frame: pd.DataFrame, option: str, name: str) -> None:
+    if name not in frame.columns:
+        same = [str(c) for c in frame.columns if str(c).lower() == name.lower()]
         hint = (
-            f" (did you mean '{same[0]}'?)" if same else did_you_mean(target, [str(c) for c in frame.columns])
+            f" (did you mean '{same[0]}'?)" if same else did_you_mean(name, [str(c) for c in frame.columns])
         )
         raise ConfigError(
-            f"--target '{target}' is not a column of the data{hint}; columns: {list(frame.columns)}"
+            f"{option} '{name}' is not a column of the data{hint}; columns: {list(frame.columns)}"
             f"{separator_hint(list(frame.columns))}"
         )
+
+
+def profile(
+    frame: pd.DataFrame, target: str, task: str | None = None, categorical: tuple[str, ...] = ()
+) -> DataProfile:
+    """Every column's profile and inferred role; the target must exist and have no missing value.
+    The `categorical` columns are drafted as categories whatever their type (codes such as 1..5)."""
+    _check_named_column(frame, "--target", target)
+    for name in categorical:
+        _check_named_column(frame, "--categorical", name)
+        if name == target:
+            raise ConfigError(f"--categorical '{name}' is the target: a target is not a feature")
     y = frame[target]
     if y.isna().any():
         raise ContractError(
@@ -194,6 +206,8 @@ def profile(frame: pd.DataFrame, target: str, task: str | None = None) -> DataPr
         series = frame[name]
         if name == target:
             role, rule = "target", f"the target (--target), {resolved}"
+        elif name in categorical:
+            role, rule = "categorical", f"asked for by --categorical, {series.nunique()} distinct values"
         else:
             role, rule = infer_role(name, series, _kind(series), y)
         columns.append(_column(name, series, role, rule))

@@ -21,12 +21,12 @@ from trainer.files import absolute
 from trainer.importance import importance_by_column
 from trainer.lineage import logged_despite_a_concurrent_run
 from trainer.report import importance_plot, prediction_plots, timing_table
+from trainer.signature import schema_signature
 from trainer.timing import PhaseTimer
 from trainer.workers import in_background
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-    from mlflow.models import ModelSignature
     from mlflow.models.model import ModelInfo
     from sklearn.pipeline import Pipeline
 
@@ -190,30 +190,6 @@ def _log_model(pipeline: Pipeline, ctx: TrainingContext, timer: PhaseTimer) -> t
         evaluate_logged_model(info, ctx)
     mlflow.set_tags({"serialization": serialization, "model_id": info.model_id})
     return info, serialization
-
-
-def schema_signature(schema: Schema, inferred: ModelSignature) -> ModelSignature:
-    """The input signature from the schema, not from a sample: every feature column required,
-    typed by its role (numerical: double, or long for whole numbers; categorical and derived sources:
-    string); a null is
-    accepted wherever the contract allows one (MLflow checks presence and type, not nulls)."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, DataType, TensorSpec
-    from mlflow.types import Schema as ColumnSchema
-
-    # a numerical column keeps the whole-number type it was trained with (long): MLflow refuses to
-    # convert int64 to double; one with nulls or fractions is double
-    seen = {spec.name: spec.type for spec in inferred.inputs.inputs if isinstance(spec, ColSpec)}
-    whole = {c for c in schema.numerical if seen.get(c) in (DataType.long, DataType.integer)}
-    columns: list[ColSpec | TensorSpec] = [
-        ColSpec(
-            DataType.long if c in whole else DataType.double if c in schema.numerical else DataType.string,
-            c,
-            required=True,
-        )
-        for c in schema.feature_columns
-    ]
-    return ModelSignature(inputs=ColumnSchema(columns), outputs=inferred.outputs)
 
 
 def evaluate_logged_model(info: ModelInfo, ctx: TrainingContext) -> dict[str, float]:

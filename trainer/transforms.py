@@ -24,9 +24,37 @@ def year_quarter_to_number(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categorical columns as plain Python strings (object dtype), missing values as NaN."""
+    """Categorical columns as Python objects, missing values as NaN: kept because models registered
+    before `as_category_text` refer to it by name."""
     frame = pd.DataFrame(frame)
     return frame.astype(object).where(frame.notna(), np.nan)
+
+
+def as_category_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as plain Python strings in one spelling, missing values as NaN.
+
+    A category is the same whether it arrives as a number, a boolean or text: a CSV's True/False
+    column is read as booleans and its 1..5 codes as numbers, while a signature's string column
+    hands serving "True" and "1". So True -> "True", 3 and 3.0 -> "3", 2.5 -> "2.5"."""
+    frame = pd.DataFrame(frame)
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            columns[name] = values.astype(object)
+        else:  # only a column holding something other than text pays for a call per value
+            columns[name] = values.map(_category_spelling, na_action="ignore").astype(object)
+    return pd.DataFrame(columns, index=frame.index).where(frame.notna(), np.nan)
+
+
+def _category_spelling(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def year_quarter_names(transformer: object, input_features: list[str]) -> list[str]:
