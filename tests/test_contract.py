@@ -11,9 +11,10 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
+import yaml
 from helpers import RAW_CSV, ROOT, SCHEMA, SUITE, sha256
 
-from trainer import contract, csv_reader
+from trainer import contract, contract_failures, csv_reader
 from trainer.cli import main
 from trainer.errors import EXIT_CONTRACT, EXIT_ERROR, EXIT_OK
 from trainer.schema import load_schema
@@ -502,7 +503,7 @@ def test_a_value_that_is_not_a_number_is_named_with_its_line(
     """GX counts every value of a numeric column that was read as text as unexpected (100 %, with
     valid examples); the contract names the values that made it text."""
     frame = pd.DataFrame({"age": pd.Series(values, dtype=dtype)})
-    assert contract.not_numbers(frame, ["age", "absent"]).get("age") == expected
+    assert contract_failures.not_numbers(frame, ["age", "absent"]).get("age") == expected
 
 
 @pytest.mark.unit
@@ -525,7 +526,47 @@ def test_the_values_that_are_not_numbers_are_named_before_what_follows_from_them
     frame = sample_frame.astype({"mathk": object})
     frame.loc[3, "mathk"] = "four hundred"
     result = contract.validate(write_csv(frame), load_schema(schema_copy(suite=tmp_path / "suite.json")))
-    assert [f.split(":")[0] for f in result.failures][:2] == [
-        "expect_column_values_to_be_in_type_list(mathk)",
-        "expect_column_values_to_be_between(mathk)",
-    ], result.failures
+    assert result.failures[0] == (
+        "expect_column_values_to_be_in_type_list(mathk): 1 value is not a number, e.g. 'four hundred' "
+        "(line 5); 1 other failed check(s) of 'mathk' follow from it"
+    ), result.failures
+    assert not any("between(mathk)" in f for f in result.failures)  # counted above, not listed
+
+
+@pytest.mark.unit
+def test_a_value_that_is_not_true_or_false_is_named_not_the_valid_ones(tmp_path: Path) -> None:
+    """One stray word makes pandas read a true/false column as text: GX then fails its type and
+    value checks on every row, quoting valid 'True' and 'False'. The contract names the stray word."""
+    flags = ["True", "False"] * 20
+    flags[29] = "maybe"
+    frame = pd.DataFrame({"flag": flags, "x": range(40), "y": [float(i % 7) for i in range(40)]})
+    data = tmp_path / "flags.csv"
+    frame.to_csv(data, index=False)
+    expectations = [
+        {
+            "type": "expect_column_values_to_be_in_type_list",
+            "kwargs": {"column": "flag", "type_list": ["bool", "boolean", "object"]},
+        },
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "flag", "value_set": [False, True]},
+        },
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "x", "min_value": 0, "max_value": 30},
+        },
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "y"}},
+    ]
+    (tmp_path / "suite.json").write_text(json.dumps({"name": "flags", "expectations": expectations}))
+    schema = {"name": "flags", "suite": str(tmp_path / "suite.json"), "target": "y"}
+    schema |= {"numerical": ["x"], "categorical": ["flag"]}
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(schema))
+
+    result = contract.validate(data, load_schema(tmp_path / "schema.yaml"))
+
+    assert result.failures[0] == (
+        "expect_column_values_to_be_in_type_list(flag): 1 value is not true/false, e.g. 'maybe' (line 31); "
+        "1 other failed check(s) of 'flag' follow from it"
+    )
+    assert result.failures[1].startswith("expect_column_values_to_be_between(x): 9 unexpected")  # its own
+    assert len(result.failures) == 2

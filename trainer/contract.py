@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from trainer.contract_failures import SAMPLE_SIZE, describe_failures
 from trainer.csv_reader import read_csv, separator_hint
 from trainer.errors import ContractError
 from trainer.files import file_digest
@@ -21,8 +21,6 @@ from trainer.suite import load_suite, target_labels
 from trainer.tasks import check_labels
 
 log = logging.getLogger(__name__)
-
-SAMPLE_SIZE = 5
 
 
 @dataclass
@@ -98,74 +96,6 @@ def ignored_columns_tag(columns: list[str]) -> str:
             break
         kept.append(name)
     return head + ",".join(kept) + ",..."
-
-
-def not_numbers(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, str]:
-    """For each numeric column pandas read as text (one value that is not a number is enough): how
-    many values are not numbers, the first few with their CSV lines (the header is line 1)."""
-    out = {}
-    for column in columns:
-        values = frame.get(column)
-        if values is None or pd.api.types.is_numeric_dtype(values.dtype):
-            continue
-        # value by value, not pd.to_numeric: that raises OverflowError on a 400-digit whole number;
-        # only a failed contract gets here
-        bad = values.notna() & ~values.map(_is_number).astype(bool)
-        if bad.any():
-            rows = bad.to_numpy().nonzero()[0][:SAMPLE_SIZE]
-            sample = ", ".join(f"{repr(values.iloc[i])[:40]} (line {i + 2})" for i in rows)
-            count = int(bad.sum())
-            what = f"{count} values are not numbers" if count > 1 else "1 value is not a number"
-            out[column] = f"{what}, e.g. {sample}"
-    return out
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, int | float):
-        return True
-    try:
-        float(value)
-    except (OverflowError, TypeError, ValueError):
-        return False
-    return True
-
-
-def _names_a_cause(res: Any, unparsed: dict[str, str]) -> bool:
-    """A numeric column's type check that names the values that are not numbers: said first, since
-    that column's other failures (a range with no numbers to observe) follow from it."""
-    cfg = res.expectation_config
-    return cfg.type == "expect_column_values_to_be_in_type_list" and cfg.kwargs.get("column") in unparsed
-
-
-def _describe_failure(res: Any, unparsed: dict[str, str]) -> str:
-    cfg = res.expectation_config
-    column = cfg.kwargs.get("column")
-    name = f"{cfg.type}({column})" if column else cfg.type
-    if _names_a_cause(res, unparsed):
-        return f"{name}: {unparsed[column]}"  # GX counts every value of a text column as unexpected
-    exc = res.exception_info or {}
-    if exc.get("raised_exception"):
-        return f"{name}: error {str(exc.get('exception_message', '')).splitlines()[0][:200]}"
-    result = res.result or {}
-    if result.get("unexpected_count"):
-        return (
-            f"{name}: {result['unexpected_count']} unexpected "
-            f"({result.get('unexpected_percent', 0):.1f}%), e.g. {_unexpected_sample(result)}"
-        )
-    return f"{name}: observed {result.get('observed_value')!r}"
-
-
-def _unexpected_sample(result: dict[str, Any]) -> str:
-    """The first few distinct unexpected values, each with the CSV line it is first on (the header
-    is line 1; the frame keeps the row positions read_csv gave it)."""
-    values = [repr(v)[:40] for v in result.get("partial_unexpected_list") or []]
-    rows = result.get("partial_unexpected_index_list") or []
-    if len(rows) != len(values) or not all(isinstance(r, int) for r in rows):
-        return ", ".join(list(dict.fromkeys(values))[:SAMPLE_SIZE])
-    first: dict[str, int] = {}
-    for value, row in zip(values, rows, strict=True):
-        first.setdefault(value, row)
-    return ", ".join(f"{value} (line {row + 2})" for value, row in list(first.items())[:SAMPLE_SIZE])
 
 
 def _text_as_object(frame: pd.DataFrame) -> pd.DataFrame:
@@ -262,12 +192,7 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
             f"expectation suite {schema.suite_path}: {len(suite['expectations'])} expectations in the file "
             f"but Great Expectations ran {len(result.results)}"
         )
-    numeric = (*schema.numerical, *((schema.target,) if schema.task == "regression" else ()))
-    unparsed = not_numbers(kept, numeric) if not result.success else {}
-    failed = sorted(
-        (r for r in result.results if not r.success), key=lambda r: not _names_a_cause(r, unparsed)
-    )
-    failures = [_describe_failure(r, unparsed) for r in failed]
+    failures = describe_failures(result.results, kept, schema, suite)
     labels = target_labels(suite, schema.target) if schema.task == "classification" else ()
     if not failures and labels:
         check_labels(kept[schema.target], labels, schema.target)
