@@ -284,9 +284,19 @@ def test_one_registered_model_one_contract(
     caplog.clear()
     assert main(["train", *argv, "--schema", str(other)]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "feature(s) ['math2'] only there" in errors[0], errors
+    assert len(errors) == 1 and "feature(s) ['math2'] only in version 1" in errors[0], errors
     assert "contract_status" not in train_runs(client, "test-small")[0].data.tags  # before the contract ran
     assert len(versions(client, "test-small")) == 1
+
+    caplog.clear()  # the same columns, one in another role (its type in the model's signature)
+    moved = schema_copy(
+        numerical=[c for c in base["numerical"] if c != "experience3"],
+        categorical=[*base["categorical"], "experience3"],
+    )
+    assert main(["train", *argv, "--schema", str(moved)]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert "['experience3'] categorical in this schema, numerical or derived in version 1" in errors[0]
 
     caplog.clear()
     assert main(["promote", "--version", "1", *argv, "--schema", str(other)]) == 2
