@@ -196,7 +196,7 @@ def test_importance_rows_are_bounded_seeded_and_described() -> None:
 
 @pytest.mark.integration
 def test_promote_refuse_force_and_failed_versions(
-    sqlite_store: str, small_data: Path, tmp_path: Path
+    sqlite_store: str, small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good, worse = (
         write_recipe(tmp_path / "good.yaml", EXPERIMENT, MODEL, GOOD),
@@ -235,6 +235,19 @@ def test_promote_refuse_force_and_failed_versions(
 
     model = mlflow.sklearn.load_model(f"models:/{MODEL}@champion")
     assert model.predict(raw_rows()).shape == (4,)
+
+    # under `mlflow run . -e promote`: the run MLflow opened says what was promoted, or why not
+    launcher = client.get_experiment_by_name("test").experiment_id  # mlflow run's, e.g. Default
+    for version, code in (("2", 0), ("1", 3)):
+        launched = client.create_run(launcher).info.run_id
+        monkeypatch.setenv("MLFLOW_RUN_ID", launched)
+        assert main(["promote", "--version", version, "--alias", "staging", *args]) == code
+        run = client.get_run(launched)
+        assert run.info.run_name == f"promote version {version} to 'staging'"
+        assert run.data.tags["trainer_command"] == "promote" and run.data.tags["registered_model"] == MODEL
+    assert client.get_run(launched).data.tags["mlflow.note.content"] == (
+        f"**FAILED**: version 1 of '{MODEL}' has validation_status=failed: it can never be promoted"
+    )
 
 
 @pytest.mark.integration

@@ -15,6 +15,7 @@ from trainer.config import Recipe, load_recipe
 from trainer.consistency import refuse_other_contract
 from trainer.errors import ConfigError, ContractError, GateError, one_line
 from trainer.files import file_digest
+from trainer.launcher import described_launcher_run
 from trainer.progress import Progress
 from trainer.schema import load_schema, with_names
 from trainer.split import Split, split_data
@@ -77,15 +78,14 @@ def check_request(request: PromotionRequest) -> None:
         raise ConfigError(f"--alias {request.alias!r:.80}: {one_line(exc)}")
 
 
-def promote(request: PromotionRequest) -> None:
-    """Move the alias to the version if it scores at least as well as the holder (within tolerance)."""
+def _promote(request: PromotionRequest, learned: dict[str, str]) -> None:
     import mlflow
     from mlflow import MlflowClient
 
     tracking.quiet_libraries()
     check_request(request)
     recipe = with_names(load_recipe(request.recipe), request.schema)
-    name = request.name or str(recipe.registered_model)
+    name = learned["registered_model"] = request.name or str(recipe.registered_model)
     tracking.check_tracking_store(must_exist=True)
     client = MlflowClient()
     mv = get_version(client, name, request.version)
@@ -100,6 +100,16 @@ def promote(request: PromotionRequest) -> None:
         # read the holder, compare and move the alias as one step: two promotions at once are serialised
         with tracking.sqlite_lock(mlflow.get_registry_uri(), "promote"):
             _move_alias(client, mv, request, holdout, recipe.promotion.tolerance)
+
+
+def promote(request: PromotionRequest) -> None:
+    """Move the alias to the version if it scores at least as well as the holder (within tolerance);
+    under `mlflow run`, the run it opened says what was promoted, or why not."""
+    tags = {"trainer_command": "promote", "version": request.version, "alias": request.alias}
+    title = f"promote version {request.version} to '{request.alias}'"
+    done = f"**Promoted**: version {request.version} holds alias '{request.alias}' (its record: the version's promotion_* tags)."
+    with described_launcher_run(title, tags, done) as learned:
+        _promote(request, learned)
 
 
 def promote_on_register(request: PromotionRequest, holdout: tuple[Split, Task], tolerance: float) -> bool:
