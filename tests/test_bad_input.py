@@ -422,6 +422,10 @@ CASES: dict[str, Case] = {
 }
 
 
+# a file the contract cannot read or whose columns are wrong: the failed run still names it
+UNREAD_FILES = ("missing-column", "renamed-column", "empty-file", "non-utf8", "gzip-file", "duplicate-header")
+
+
 def _argv(good: Good, args: Args) -> list[str]:
     merged = {"data": good.csv, "schema": SCHEMA, "recipe": good.recipe, **args}
     return ["train", *(x for key, path in merged.items() for x in (f"--{key}", str(path)))]
@@ -461,6 +465,9 @@ def test_bad_input_fails_cleanly(
         assert re.search(case.message, run.data.tags["failure_reason"]), run.data.tags["failure_reason"]
         assert run.data.tags["mlflow.note.content"] == f"**FAILED**: {run.data.tags['failure_reason']}"
         assert "registered_version" not in run.data.tags
+        if case in (CASES[k] for k in UNREAD_FILES):
+            data = argv[argv.index("--data") + 1]
+            assert run.data.params["data_path"] == str(Path(data).resolve()), run.data.params
     else:
         assert new_runs == []
 

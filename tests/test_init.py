@@ -119,6 +119,19 @@ def test_categorical_drafts_codes_as_categories_with_their_values(
 
 
 @pytest.mark.unit
+def test_names_with_spaces_around_them_are_said_and_still_read_for_their_words(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    n = 60
+    frame = pd.DataFrame(
+        {" customer_id ": [f"C{i}" for i in range(n)], "x ": np.linspace(0, 1, n), "y": np.arange(n) % 13}
+    )
+    p = profile(frame, "y", "regression")
+    assert p.column(" customer_id ").role == "identifiers"
+    assert "kept exactly as in the header: [' customer_id ', 'x ']" in caplog.text
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("columns", "message"),
     [

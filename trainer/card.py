@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainer import importance
+from trainer.files import absolute
 from trainer.report import markdown_table
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def model_card(ctx: TrainingContext, serialization: str, name: str, version: str
 def _data_section(ctx: TrainingContext) -> str:
     r = ctx.recipe
     return f"""## Data
-- source: `{ctx.contract.data_path}`, sha256 `{ctx.contract.data_digest}`
+- source: `{absolute(ctx.contract.data_path)}`, sha256 `{ctx.contract.data_digest}`
 - rows: {len(ctx.contract.frame)} (train {len(ctx.split.X_train)}, holdout {len(ctx.split.X_test)}; \
 test_size {r.split.test_size}, seed {r.split.random_state}, grouped by {r.split.group_by or "nothing"})
 - contract: {ctx.contract.summary()}; suite sha256 `{ctx.contract.suite_digest}`
@@ -183,7 +184,7 @@ import mlflow
 import pandas as pd
 
 model = mlflow.sklearn.load_model("models:/{name}/{version}")
-rows = pd.read_csv("{ctx.contract.data_path}").head(5)  # raw rows: extra columns are ignored
+rows = pd.read_csv("{absolute(ctx.contract.data_path)}").head(5)  # raw rows: extra columns are ignored
 print(model.predict(rows))
 ```
 {_alias_note(ctx, name, version)}

@@ -56,7 +56,7 @@ class ContractResult:
             "# Data contract report",
             "",
             f"- data: `{self.data_path}` (sha256 `{self.data_digest}`)",
-            f"- rows: {len(self.frame)}; columns kept: {len(self.frame.columns)}",
+            f"- rows: {len(self.frame)}; columns checked: {len(self.frame.columns)} (the schema's)",
             f"- suite sha256: `{self.suite_digest}`",
             f"- result: **{'passed' if self.success else 'FAILED'}** "
             f"({self.evaluated - self.failed}/{self.evaluated} expectations)",

@@ -105,7 +105,8 @@ def dataset_name(data: Path) -> str:
 
 def _scalar(value: object) -> str:
     """A YAML scalar for a name (quoted only where YAML needs it)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip()
+    dumped = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+    return dumped.strip().removesuffix("\n...").strip()
 
 
 def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
@@ -248,9 +249,11 @@ def write_drafts(data: Path, asked: Asked, out: Path | None, force: bool = False
     p = profile(read_csv(data), asked.target, asked.task, asked.categorical)
     warn_of_rare_labels(p)
     folder.mkdir(parents=True, exist_ok=True)
-    drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n")
-    drafts.schema.write_text(draft_schema(p, name, data, drafts.suite.name))
-    drafts.recipe.write_text(draft_recipe(p, name, _relative(data, folder), drafts.schema.name))
+    drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n", encoding="utf-8")
+    drafts.schema.write_text(draft_schema(p, name, data, drafts.suite.name), encoding="utf-8")
+    drafts.recipe.write_text(
+        draft_recipe(p, name, _relative(data, folder), drafts.schema.name), encoding="utf-8"
+    )
     return report(p, drafts)
 
 

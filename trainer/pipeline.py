@@ -72,7 +72,8 @@ class TrainingOutcome:
 
 
 def validated(data_path: Path, schema: Schema) -> contract.ContractResult:
-    """The contract, recorded in the active run; a failure stops everything (exit 2)."""
+    """The contract, recorded in the active run (its inputs first); a failure stops everything (exit 2)."""
+    record.inputs(data_path, schema)
     result = contract.validate(data_path, schema)
     record.contract(result, schema)
     if not result.success:
@@ -266,15 +267,9 @@ def fitted(
     model, finishing = finished(refit(selection.winner, data, recipe.n_jobs), recipe, prepared, plan)
     metrics, predictions = prepared.task.holdout_metrics(model, prepared.split.X_test, prepared.split.y_test)
     record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric)
+    digest = prepared.features.digest
     return TrainingOutcome(
-        run_id,
-        selection,
-        model,
-        metrics,
-        prepared.features.digest,
-        {},
-        finishing=finishing,
-        predictions=predictions,
+        run_id, selection, model, metrics, digest, {}, finishing=finishing, predictions=predictions
     )
 
 

@@ -111,7 +111,7 @@ def infer_role(name: str, series: pd.Series, kind: str, target: pd.Series) -> tu
     if distinct == 1:
         return "ignore", "one value in every row: nothing to learn"
     unique = distinct == rows
-    id_name = bool(ID_NAME.search(name))
+    id_name = bool(ID_NAME.search(name.strip()))
     if unique and (id_name or kind == "whole"):
         why = "an id-like name" if id_name else "whole numbers (an integer sequence / row key)"
         return "identifiers", f"unique per row, {why}: never a feature"
@@ -201,6 +201,9 @@ def profile(
     if y.nunique() < 2:
         raise ContractError(f"target '{target}' has a single value in every row: nothing to learn")
     resolved = resolve_task(y, task)
+    spaced = [str(c) for c in frame.columns if str(c) != str(c).strip()]
+    if spaced:
+        log.warning("column name(s) with spaces around them, kept exactly as in the header: %s", spaced)
     columns = []
     for name in frame.columns:
         series = frame[name]

@@ -47,6 +47,11 @@ def recipe(r: Recipe) -> None:
     mlflow.log_params(r.params())
 
 
+def inputs(data_path: Path, schema: Schema) -> None:
+    """The files a training reads, as params before they are read."""
+    mlflow.log_params({"data_path": absolute(data_path), "schema_path": absolute(schema.path)})
+
+
 def contract(result: ContractResult, schema: Schema) -> None:
     """One validation: dataset lineage, GE JSON, Data Docs HTML, Markdown, metrics."""
     dataset = from_pandas(
@@ -59,10 +64,8 @@ def contract(result: ContractResult, schema: Schema) -> None:
     logged_despite_a_concurrent_run(lambda: mlflow.log_input(dataset, context="training"), dataset.name)
     mlflow.log_params(
         {
-            "data_path": absolute(result.data_path),
             "data_digest": result.data_digest,
             "data_rows": len(result.frame),
-            "schema_path": absolute(schema.path),
             "schema_digest": schema.digest,
             "suite_digest": result.suite_digest,
         }
