@@ -108,7 +108,7 @@ def _leakage_section(ctx: TrainingContext) -> str:
         return "## Leakage check\n- not run (leakage.enabled: false)\n"
     top = report.table.sort_values("alone_r2", ascending=False).head(3)
     strongest = ", ".join(
-        f"`{r.column}` alone R² {r.alone_r2:.3f}, lift {r.lift:.3f}" for r in top.itertuples()
+        f"`{r.column}` alone {report.score} {r.alone_r2:.3f}, lift {r.lift:.3f}" for r in top.itertuples()
     )
     flagged = report.table[report.table["level"] != "ok"]
     found = (

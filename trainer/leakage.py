@@ -2,12 +2,14 @@
 
 Run after the contract and the holdout split, on the training part only (at most
 `leakage.max_rows` rows, seeded sample), with a cheap model: a small HistGradientBoosting,
-3-fold CV R². For every feature column it measures
+3-fold CV R² (a classifier's Brier skill for three or more classes: `leakage_scores`). For every feature
+column it measures
 
 - `alone_r2`: the feature on its own;
 - `others_r2`: all the other features together, and `lift` = `all_r2 - others_r2`, what the
   others lose without it;
-- `spearman`: |rank correlation| with the target (numeric features), `unique_share`.
+- `spearman`: |rank correlation| with the target (numeric features; not for three or more
+  classes, whose codes have no order), `unique_share`.
 
 Two levels (a column named in the recipe's `leakage.acknowledged` is reported, recorded on the run
 and never stops the training):
@@ -37,10 +39,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-from trainer.errors import ContractError, TrainerError, typed_line
-from trainer.report import some
+from trainer.errors import ContractError
+from trainer.leakage_scores import encoded, model_scores, sample
 
 if TYPE_CHECKING:
     from trainer.config import LeakageSettings
@@ -52,10 +53,6 @@ NEAR_COPY_R2 = 0.95
 DOMINANCE_MARGIN = 0.0
 MIN_LIFT = 0.10
 MIN_ROWS_FOR_IDS = 20
-MIN_ROWS_FOR_SCORES = 30
-FOLDS = 3
-SEED = 0
-MAX_BINS = 63  # the model's bins; a text column with more levels is scored as ordered codes
 COLUMNS = ["column", "alone_r2", "others_r2", "lift", "spearman", "unique_share", "level", "reason"]
 
 
@@ -70,6 +67,7 @@ class LeakageReport:
     acknowledged: tuple[str, ...] = ()
     enabled: bool = True
     notes: list[str] = field(default_factory=list)
+    score: str = "R²"  # what the `*_r2` columns hold: "Brier skill" for three or more classes
 
     def found(self, level: str) -> pd.DataFrame:
         """Rows at `level` ("block" or "warn") whose column is not acknowledged."""
@@ -85,7 +83,7 @@ class LeakageReport:
         acknowledged = f"; acknowledged: {list(self.acknowledged)}" if self.acknowledged else ""
         return (
             f"leakage detector: {len(self.table)} features on {self.rows} training rows "
-            f"(all features R² {self.all_r2:.3f}, {self.seconds:.1f} s): flagged {found}{acknowledged}"
+            f"(all features {self.score} {self.all_r2:.3f}, {self.seconds:.1f} s): flagged {found}{acknowledged}"
         )
 
 
@@ -95,23 +93,31 @@ def disabled(settings: LeakageSettings) -> LeakageReport:
 
 
 def detect(
-    X: pd.DataFrame, y: np.ndarray, settings: LeakageSettings, n_jobs: int = 1, blocking_only: bool = False
+    X: pd.DataFrame,
+    y: np.ndarray,
+    settings: LeakageSettings,
+    n_jobs: int = 1,
+    blocking_only: bool = False,
+    classes: bool = False,
 ) -> LeakageReport:
     """Score every feature column of the training part and classify it (ok / warn / block); the
     model fits on `n_jobs` worker processes. `blocking_only`: the scores the block rules use, not
-    the others-and-lift fits only a warning needs (`trainer init`: 60 features, 12.5 s -> 2 s)."""
+    the others-and-lift fits only a warning needs (`trainer init`: 60 features, 12.5 s -> 2 s).
+    `classes`: `y` holds the codes of three or more classes (Brier skill, no rank correlation)."""
     started = time.perf_counter()
-    rules = {c: _rule_scores(X[c], y) for c in X.columns}
-    Xs, ys = _sample(X, y, settings.max_rows)
-    encoded, categorical = _encoded(Xs)
-    scores, all_r2 = _model_scores(encoded, ys, categorical, n_jobs, blocking_only)
+    rules = {c: _rule_scores(X[c], None if classes else y) for c in X.columns}
+    Xs, ys = sample(X, y, settings.max_rows)
+    frame, categorical = encoded(Xs)
+    scores, all_score = model_scores(frame, ys, categorical, n_jobs, blocking_only, classes)
+    score = "Brier skill" if classes else "R²"
     rows = []
     for col in X.columns:
         row = {"column": col, **scores.get(col, {}), **rules[col]}
-        row["level"], row["reason"] = classify(row)
+        row["level"], row["reason"] = classify(row, score)
         rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return LeakageReport(table, all_r2, len(Xs), time.perf_counter() - started, settings.acknowledged)
+    seconds = time.perf_counter() - started
+    return LeakageReport(table, all_score, len(Xs), seconds, settings.acknowledged, score=score)
 
 
 def enforce(report: LeakageReport) -> None:
@@ -135,31 +141,32 @@ def enforce(report: LeakageReport) -> None:
         )
 
 
-def classify(row: dict[str, float | str]) -> tuple[str, str]:
-    """(level, reason) of one feature from its scores: the module docstring's rules."""
+def classify(row: dict[str, float | str], score: str = "R²") -> tuple[str, str]:
+    """(level, reason) of one feature from its scores (`score` names them): the module docstring's rules."""
     alone, others, lift = (float(row.get(k, np.nan)) for k in ("alone_r2", "others_r2", "lift"))
     spearman, unique = float(row.get("spearman", np.nan)), str(row.get("identifier", ""))
     if spearman >= NEAR_COPY_SPEARMAN:
         return "block", f"is a near copy of the target (|Spearman| {spearman:.3f} >= {NEAR_COPY_SPEARMAN})"
     if alone >= NEAR_COPY_R2:
-        return "block", f"is a near copy of the target (alone R² {alone:.3f} >= {NEAR_COPY_R2})"
+        return "block", f"is a near copy of the target (alone {score} {alone:.3f} >= {NEAR_COPY_R2})"
     if unique:
         return "block", f"is identifier-like ({unique})"
     if alone >= others - DOMINANCE_MARGIN and lift >= MIN_LIFT:
         return "warn", (
-            f"dominates: alone R² {alone:.3f} vs all other features together {others:.3f}, "
+            f"dominates: alone {score} {alone:.3f} vs all other features together {others:.3f}, "
             f"and it lifts them by {lift:.3f}"
         )
     return "ok", ""
 
 
-def _rule_scores(column: pd.Series, y: np.ndarray) -> dict[str, float | str]:
-    """|Spearman| with the target (numeric columns) and the identifier rule, on the whole part."""
+def _rule_scores(column: pd.Series, y: np.ndarray | None) -> dict[str, float | str]:
+    """|Spearman| with the target (numeric columns; none for a target `y` without order) and the
+    identifier rule, on the whole part."""
     values = column.dropna()
     unique_share = values.nunique() / len(values) if len(values) else 0.0
     out: dict[str, float | str] = {"unique_share": round(float(unique_share), 4), "spearman": np.nan}
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-    if numeric and values.nunique() > 1:
+    if numeric and values.nunique() > 1 and y is not None:
         target = pd.Series(y, index=column.index)[values.index]
         out["spearman"] = round(abs(float(values.rank().corr(target.rank()))), 4)
     whole = numeric and bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
@@ -168,107 +175,8 @@ def _rule_scores(column: pd.Series, y: np.ndarray) -> dict[str, float | str]:
     return out
 
 
-def _sample(X: pd.DataFrame, y: np.ndarray, max_rows: int) -> tuple[pd.DataFrame, np.ndarray]:
-    if len(X) <= max_rows:
-        return X, y
-    keep = np.sort(np.random.default_rng(SEED).choice(len(X), max_rows, replace=False))
-    return X.iloc[keep].reset_index(drop=True), y[keep]
-
-
-def _encoded(X: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
-    """Numbers as floats; any other column as category codes (categorical for the model when it has
-    at most MAX_BINS levels, the most it takes; ordered codes beyond)."""
-    columns, categorical = {}, set()
-    for col in X.columns:
-        series = X[col]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            columns[col] = series.astype("float64").to_numpy()
-            continue
-        codes = pd.Categorical(series.astype(object).where(series.notna(), None)).codes.astype("float64")
-        codes[codes < 0] = np.nan
-        columns[col] = codes
-        if np.nanmax(codes, initial=0) < MAX_BINS:
-            categorical.add(col)
-    return pd.DataFrame(columns, index=X.index), categorical
-
-
-def _cv_r2(
-    X: np.ndarray,
-    y: np.ndarray,
-    categorical: list[bool],
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    columns: list[str],
-) -> float:
-    """The mean R² of a small HistGradientBoosting on `columns` (the array `X`) over `folds`. A plain
-    loop on a NumPy array: 2.1 s against 2.9 s for `cross_val_score` on the DataFrame (99 fits on
-    480 rows), the same scores; a fit that fails is one line naming the columns, not a silent NaN."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.metrics import r2_score
-
-    if X.shape[1] == 0:
-        return 0.0  # no features: the mean, R² 0 by definition
-    scores = []
-    for train, test in folds:
-        model = HistGradientBoostingRegressor(
-            max_iter=40,
-            learning_rate=0.2,
-            max_leaf_nodes=15,
-            min_samples_leaf=20,
-            max_bins=MAX_BINS,
-            early_stopping=False,
-            random_state=SEED,
-            categorical_features=categorical,
-        )
-        try:
-            scores.append(r2_score(y[test], model.fit(X[train], y[train]).predict(X[test])))
-        except Exception as exc:
-            raise TrainerError(
-                f"leakage detector: its model could not be fitted on {some(columns)}: {typed_line(exc)} "
-                "(leakage: {enabled: false} in the recipe turns the detector off)"
-            ) from exc
-    return float(np.mean(scores))
-
-
-def _model_scores(
-    encoded: pd.DataFrame, y: np.ndarray, categorical: set[str], n_jobs: int, alone_only: bool = False
-) -> tuple[dict[str, dict[str, float]], float]:
-    """Per column: alone, all the others, and the lift; plus the all-features score (`alone_only`:
-    the first, the rest NaN). The fits are tiny (3-fold HistGB on <= 2,000 rows): one thread each,
-    on the search's worker processes (already started: 2.0 s against 4.1 s in one process on the
-    2-core host, the same scores)."""
-    from joblib import Parallel, delayed
-    from sklearn.model_selection import KFold
-
-    if len(encoded) < MIN_ROWS_FOR_SCORES:
-        return {}, float("nan")
-    folds = list(KFold(FOLDS, shuffle=True, random_state=SEED).split(encoded))
-    columns = list(encoded.columns)
-    alone = [[col] for col in columns]  # the larger fits first: the workers end together
-    subsets = (
-        alone if alone_only else [columns, *([c for c in columns if c != col] for col in columns), *alone]
-    )
-    fits = (
-        delayed(_cv_r2)(encoded[cols].to_numpy(), y, [c in categorical for c in cols], folds, cols)
-        for cols in subsets
-    )
-    with threadpool_limits(limits=1):  # in this process when n_jobs is 1: threads would only contend
-        # one job: in this process whatever joblib's backend (under Dask, Parallel(n_jobs=1) still
-        # sends its calls to the cluster)
-        r2 = [fn(*args, **kwargs) for fn, args, kwargs in fits] if n_jobs == 1 else Parallel(n_jobs)(fits)
-    n, nan = len(columns), float("nan")
-    all_r2, others_r2 = (nan, [nan] * n) if alone_only else (r2[0], r2[1 : n + 1])
-    scores = {}
-    for col, alone_r2, others in zip(columns, r2[len(r2) - n :], others_r2, strict=True):
-        scores[col] = {
-            "alone_r2": round(alone_r2, 4),
-            "others_r2": round(others, 4),
-            "lift": round(all_r2 - others, 4),
-        }
-    return scores, all_r2
-
-
 def plot(report: LeakageReport, path: Path) -> Path:
-    """Every feature: its CV R² alone, and what all the others lose without it (the lift)."""
+    """Every feature: its CV score alone, and what all the others lose without it (the lift)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -278,10 +186,10 @@ def plot(report: LeakageReport, path: Path) -> Path:
     colors = table["level"].map({"block": "tab:red", "warn": "tab:orange"}).fillna("tab:blue")
     fig, (alone, lift) = plt.subplots(1, 2, figsize=(11, 0.35 * len(table) + 1.8), dpi=110, sharey=True)
     alone.barh(table["column"], table["alone_r2"].fillna(0), color=colors)
-    alone.set_xlabel(f"CV R² of the feature alone (all features: {report.all_r2:.3f})")
+    alone.set_xlabel(f"CV {report.score} of the feature alone (all features: {report.all_r2:.3f})")
     lift.barh(table["column"], table["lift"].fillna(0), color=colors)
     lift.axvline(MIN_LIFT, color="tab:gray", ls="--", lw=1)
-    lift.set_xlabel("R² the other features lose without it")
+    lift.set_xlabel(f"{report.score} the other features lose without it")
     fig.suptitle("Leakage detector (red: block, orange: warn), training part only")
     for ax in (alone, lift):
         ax.grid(axis="x", alpha=0.3)

@@ -231,16 +231,17 @@ def blocked_by_the_detector(
     frame: pd.DataFrame, target: str, task: str, columns: list[ColumnProfile]
 ) -> dict[str, str]:
     """{column: reason} for the drafted features the training's leakage detector would block, with
-    the target as the training scores it (`Task.as_numbers`: 1/0 for two classes, label codes)."""
+    the target as the training scores it (`Task.as_numbers`: 1/0 for two classes, else as classes)."""
     features = [c.name for c in columns if c.role in ("numerical", "categorical")]
     if not features:
         return {}
     log.info("scoring %d drafted features with the training's leakage detector", len(features))
     y = frame[target].to_numpy()
     labels = tuple(pd.unique(y)) if task == "classification" else ()
-    numbers = make_task(task, labels, None, "roc_auc").as_numbers(y)
+    scored = make_task(task, labels, None, "roc_auc")
+    numbers, classes = scored.as_numbers(y), scored.is_classification and not scored.binary
     with Progress("leakage detector"):
-        report = leakage.detect(frame[features], numbers, LeakageSettings(), n_jobs=-1, blocking_only=True)
+        report = leakage.detect(frame[features], numbers, LeakageSettings(), -1, True, classes)
     return {row.column: row.reason for row in report.found("block").itertuples()}
 
 
