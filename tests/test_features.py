@@ -17,7 +17,7 @@ from trainer.config import Recipe, load_recipe
 from trainer.features import build_pipeline, build_preprocessor, summarize_features
 from trainer.schema import Schema, load_schema
 from trainer.split import Split, canonical_order, split_data
-from trainer.transforms import year_quarter_to_number
+from trainer.transforms import date_to_number, year_quarter_to_number
 
 pytestmark = pytest.mark.unit
 
@@ -170,6 +170,26 @@ def test_year_quarter_to_number(text: str, expected: float) -> None:
 def test_year_quarter_garbage_is_nan(garbage: object) -> None:
     out = year_quarter_to_number(pd.DataFrame({"birth": [garbage]}))
     assert math.isnan(out["birth"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2021-01-01", 2021.0),
+        ("2021-07-02 12:00", 2021.5),  # 182.5 of 365 days
+        ("2024-07-02", 2024 + 183 / 366),  # a leap year
+        ("2020-12-31T23:00:00-01:00", 2021.0),  # an offset: in UTC
+        ("2021-01-01T00:00:00Z", 2021.0),
+    ],
+)
+def test_date_to_number(text: str, expected: float) -> None:
+    assert date_to_number(pd.DataFrame({"sold": [text]}))["sold"].iloc[0] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("garbage", ["2021-02-30", "2021-13-01", "03/04/2021", "yesterday", "", None, np.nan])
+def test_a_date_that_is_not_one_is_nan(garbage: object) -> None:
+    out = date_to_number(pd.DataFrame({"sold": [garbage, "2021-01-01"]}, index=[7, 9]))
+    assert math.isnan(out["sold"].loc[7]) and out["sold"].loc[9] == 2021.0
 
 
 def test_year_quarter_keeps_index_and_columns() -> None:

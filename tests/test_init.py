@@ -147,6 +147,66 @@ def test_categorical_names_a_column_that_is_not_a_feature(
     assert not (tmp_path / "d").exists()
 
 
+def _houses(n: int = 300) -> pd.DataFrame:
+    """Prices that fall with a house's age at sale: two ISO date columns (one with times and blanks)."""
+    rng = np.random.default_rng(0)
+    built = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 70 * 365, n), unit="D")
+    sold = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 8 * 365, n), unit="D")
+    frame = pd.DataFrame(
+        {
+            "built_on": built.strftime("%Y-%m-%d"),
+            "sold": sold.strftime("%Y-%m-%d %H:%M"),
+            "day": sold.strftime("%d/%m/%Y"),  # not ISO: free text, as before
+            "area": rng.normal(100, 20, n),
+        }
+    )
+    frame["y"] = 1000 * frame["area"] - 2000 * (sold - built).days / 365.25 + rng.normal(0, 5000, n)
+    frame.loc[::37, "sold"] = None
+    return frame
+
+
+@pytest.mark.unit
+def test_iso_date_columns_are_drafted_as_numbers(write_csv: Callable[..., Path], tmp_path: Path) -> None:
+    """An ISO date column becomes a number (the year as a decimal) under derived:, and the suite
+    checks its format, so a date in another format stops at the contract."""
+    data = write_csv(_houses(), "houses.csv")
+    assert _draft(data, tmp_path / "d") == 0
+    schema = load_schema(tmp_path / "d" / "schema.yaml")
+    assert [(d.name, d.source, d.kind) for d in schema.derived] == [
+        ("built_on_year", "built_on", "date"),
+        ("sold_year", "sold", "date"),
+    ]
+    assert schema.numerical == ("area",) and "day" in schema.ignore
+    assert contract.validate(data, schema).success
+    bad = _houses().astype({"built_on": object})
+    bad.loc[3, "built_on"] = "30/01/2021"
+    [failure] = contract.validate(write_csv(bad, "bad.csv"), schema).failures
+    assert failure.startswith("expect_column_values_to_match_regex(built_on): 1 unexpected"), failure
+    assert "'30/01/2021' (line 5)" in failure
+
+
+@pytest.mark.integration
+def test_a_model_trained_on_drafted_dates_reads_them(
+    sqlite_store: str, write_csv: Callable[..., Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import mlflow
+
+    data = write_csv(_houses(), "houses.csv")
+    assert _draft(data, tmp_path / "d", "--name", "test") == 0
+    recipe = yaml.safe_load((tmp_path / "d" / "recipe.yaml").read_text())
+    recipe["candidates"] = {"dummy": {}, "ridge": {"alpha": [1.0]}}
+    (tmp_path / "d" / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", "--recipe", str(tmp_path / "d" / "recipe.yaml")]) == 0, caplog.text
+
+    model = mlflow.sklearn.load_model("models:/test/1")
+    rows = pd.DataFrame(
+        {"built_on": ["1950-06-01", "2015-06-01"], "sold": ["2020-01-01"] * 2, "day": "x", "area": 100}
+    )
+    old, new = model.predict(rows)
+    assert new - old > 50_000  # 65 years younger: worth about 2,000 a year
+    assert float(mlflow.MlflowClient().get_model_version("test", "1").tags["cv_r2"]) > 0.9
+
+
 ID_LIKE = [
     "id",
     "ID",

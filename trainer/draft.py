@@ -132,10 +132,23 @@ def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
         cols = p.role(role)
         lines.append(f"{role}:{' []' if not cols else ''}")
         lines += [f"  - {_scalar(c.name)}  # {c.rule}" for c in cols]
-    lines.append(
-        'derived: []  # e.g. {name: NEW_NAME, source: TEXT_COLUMN, kind: year_quarter} for "1979 Q3" text'
-    )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _derived_lines(p)) + "\n"
+
+
+def _derived_lines(p: DataProfile) -> list[str]:
+    """Each ISO date column as a number (`kind: date`), named `<column>_year` (or `_as_year` where
+    that name is taken)."""
+    dates = p.role("date")
+    if not dates:
+        return [
+            'derived: []  # e.g. {name: NEW_NAME, source: TEXT_COLUMN, kind: year_quarter} for "1979 Q3" text'
+        ]
+    taken = {c.name for c in p.columns}
+    lines = ["derived:  # a number computed from a text column; the source column is not a feature itself"]
+    for c in dates:
+        name = f"{c.name}_year" if f"{c.name}_year" not in taken else f"{c.name}_as_year"
+        lines.append(f"  - {{name: {_scalar(name)}, source: {_scalar(c.name)}, kind: date}}  # {c.rule}")
+    return lines
 
 
 def drafted_folds(p: DataProfile) -> int:

@@ -14,9 +14,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from trainer.schema import DerivedFeature, Schema
-from trainer.transforms import as_category_text, year_quarter_names, year_quarter_to_number
+from trainer.transforms import as_category_text, date_to_number, year_quarter_names, year_quarter_to_number
 
-DERIVED_STEPS = {"year_quarter": (year_quarter_to_number, year_quarter_names)}
+DERIVED_STEPS = {
+    "year_quarter": (year_quarter_to_number, year_quarter_names),
+    "date": (date_to_number, year_quarter_names),  # the names function keeps its input's names
+}
 MISSING = "missing"
 
 

@@ -9,6 +9,8 @@ Rules, in order (the first that applies wins):
   ignore       an id-like name with repeated values (a grouping key), unique text without an id-like
                name, or text with more than 50 distinct values (free text, not a category)
   leakage      a numeric column whose rank correlation with the target is >= 0.98 (a near copy)
+  date         text whose every value is an ISO 8601 date (2021-07-02, 2021-07-02 18:00): drafted
+               under derived: as a number, the year as a decimal (kind: date)
   categorical  text or true/false with at most 50 distinct values
   numerical    any other number (whole numbers with few values are flagged: codes may be categories)
 A column named by --categorical is a category whatever the rules say (codes such as 1..5).
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 ID_NAME = re.compile(r"(?i:(^|[_\s.-])(id|key|uuid|guid))$|[a-z](Id|ID|Key|Uuid|UUID|Guid|GUID)$")
 MAX_CATEGORIES = 50
 FEW_VALUES = 10  # whole numbers with at most this many values may be category codes
+# an ISO 8601 date, with a time and an offset optionally (what `transforms.date_to_number` reads)
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 NEAR_COPY = 0.98  # |Spearman| with the target: the leakage detector's block threshold
 TASKS = ("regression", "classification")
 HONEST = "; if it is honest, make it a feature and list it in the recipe's leakage.acknowledged"
@@ -117,6 +121,8 @@ def infer_role(name: str, series: pd.Series, kind: str, target: pd.Series) -> tu
         return "identifiers", f"unique per row, {why}: never a feature"
     if id_name:
         return "ignore", "id-like name with repeated values: a grouping key (see split.group_by)"
+    if kind == "text" and _iso_dates(values):
+        return "date", f"ISO dates from {values.min()} to {values.max()}: a number, the year as a decimal"
     if kind in ("number", "whole") and _spearman(series, target) >= NEAR_COPY:
         return "leakage", f"|Spearman| with the target {_spearman(series, target):.3f}: a near copy"
     if kind in ("text", "bool"):
@@ -129,6 +135,14 @@ def infer_role(name: str, series: pd.Series, kind: str, target: pd.Series) -> tu
         else ""
     )
     return "numerical", f"numeric ({series.dtype}), {distinct} distinct values{hint}"
+
+
+def _iso_dates(values: pd.Series) -> bool:
+    """Every value an ISO 8601 date that parses (2021-02-30 does not)."""
+    text = values.astype("str")
+    if not text.str.fullmatch(ISO_DATE).all():
+        return False
+    return not pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).isna().any()
 
 
 def _column(name: str, series: pd.Series, role: str, rule: str) -> ColumnProfile:
@@ -232,7 +246,7 @@ def blocked_by_the_detector(
 ) -> dict[str, str]:
     """{column: reason} for the drafted features the training's leakage detector would block, with
     the target as the training scores it (`Task.as_numbers`: 1/0 for two classes, else as classes)."""
-    features = [c.name for c in columns if c.role in ("numerical", "categorical")]
+    features = [c.name for c in columns if c.role in ("numerical", "categorical", "date")]
     if not features:
         return {}
     log.info("scoring %d drafted features with the training's leakage detector", len(features))
@@ -248,7 +262,7 @@ def blocked_by_the_detector(
 def describe(p: DataProfile) -> str:
     """The short profile `trainer init` prints: rows, columns, roles, null rates, the target."""
     lines = [f"{p.rows} rows, {len(p.columns)} columns; task: {p.task}"]
-    for role in ("target", "identifiers", "numerical", "categorical", "leakage", "ignore"):
+    for role in ("target", "identifiers", "numerical", "categorical", "date", "leakage", "ignore"):
         cols = p.role(role)
         if cols:
             lines.append(f"  {role:<12} {', '.join(c.name for c in cols)}")

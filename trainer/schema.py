@@ -13,7 +13,7 @@ from trainer.files import file_digest, read_yaml
 if TYPE_CHECKING:
     from trainer.config import Recipe
 
-DERIVED_KINDS = ("year_quarter",)
+DERIVED_KINDS = ("year_quarter", "date")
 ROLE_LISTS = ("identifiers", "numerical", "categorical", "leakage", "ignore")
 SCHEMA_KEYS = ["name", "description", "suite", "target", "task", "positive_class", "derived", *ROLE_LISTS]
 TASKS = ("regression", "classification")
@@ -22,7 +22,8 @@ MAX_COLUMNS = 10_000
 
 @dataclass(frozen=True)
 class DerivedFeature:
-    """A numeric feature computed from a text column (e.g. "1979 Q3" -> 1979.5)."""
+    """A numeric feature computed from a text column: "1979 Q3" -> 1979.5 (`year_quarter`), an ISO
+    date "2021-07-02" -> 2021.5 (`date`)."""
 
     name: str
     source: str

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from trainer.profile import ISO_DATE
+
 if TYPE_CHECKING:
     from trainer.profile import ColumnProfile, DataProfile
 
@@ -78,6 +80,15 @@ def column_expectations(col: ColumnProfile, task: str = "regression") -> list[di
     out += _not_null(col)
     if col.role == "identifiers":
         out.append(_exp("expect_column_values_to_be_unique", "unique per row", column=col.name))
+    if col.role == "date":
+        out.append(
+            _exp(
+                "expect_column_values_to_match_regex",
+                "ISO 8601 dates, as observed",
+                column=col.name,
+                regex=ISO_DATE,
+            )
+        )
     if col.role == "categorical" or (col.role == "target" and task == "classification"):
         out.append(
             _exp(

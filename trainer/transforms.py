@@ -23,6 +23,22 @@ def year_quarter_to_number(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def date_to_number(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn ISO 8601 text like "2021-07-02" or "2021-07-02 18:00" into the year as a decimal
+    (2021.5: year + the elapsed share of it, in UTC where an offset is given); anything else -> NaN."""
+    out = {}
+    for col in frame.columns:
+        when = pd.to_datetime(frame[col].astype("str"), format="ISO8601", errors="coerce", utc=True)
+        when = when.dt.tz_localize(None)
+        year = when.dt.year.astype("float64")
+        start = pd.to_datetime(
+            year.astype("Int64").astype("str") + "-01-01", format="%Y-%m-%d", errors="coerce"
+        )
+        days = np.where(when.dt.is_leap_year, 366.0, 365.0)
+        out[col] = year + (when - start).dt.total_seconds().to_numpy() / (days * 86_400.0)
+    return pd.DataFrame(out, index=frame.index).astype("float64")
+
+
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical columns as Python objects, missing values as NaN: kept because models registered
     before `as_category_text` refer to it by name."""
