@@ -205,8 +205,13 @@ def evaluate_logged_model(info: ModelInfo, ctx: TrainingContext) -> dict[str, fl
     )
     # SHAP explanations: not installed, and they cannot read pandas 3 text columns
     config: dict[str, object] = {"log_model_explainability": False}
+    if ctx.task.is_classification:
+        config["label_list"] = list(ctx.task.labels)
     if ctx.task.binary:
         config["pos_label"] = ctx.task.positive_class
+    # MLflow guesses the task from the label values and warns when whole-number classes look like
+    # something else to it ("the model type looks like None"); ours comes from the schema
+    logging.getLogger("mlflow.models.evaluation.evaluators.classifier").addFilter(_not_a_model_type_guess)
     # logged first, surviving a concurrent run's identical insert; `evaluate` then links this row
     logged_despite_a_concurrent_run(lambda: mlflow.log_input(dataset, context="holdout"), "holdout")
     result = mlflow.models.evaluate(
@@ -227,6 +232,10 @@ def evaluate_logged_model(info: ModelInfo, ctx: TrainingContext) -> dict[str, fl
             f"{trained_value:.6f}: serialization changed the model; nothing registered"
         )
     return result.metrics
+
+
+def _not_a_model_type_guess(record: logging.LogRecord) -> bool:
+    return "the model type looks like" not in record.getMessage()
 
 
 def _create_registered_model(client: MlflowClient, name: str, schema: Schema) -> None:
