@@ -304,6 +304,9 @@ def test_credit_trains_registers_and_promotes_by_auc(
     rows = credit_sample(5, seed=3)
     assert set(mlflow.pyfunc.load_model("models:/credit-test/1").predict(rows)) <= {"bad", "good"}
     assert model.predict_proba(rows).shape == (5, 2)
+    assert (
+        "- holdout labels: `bad` in " in v1.description and "always predicting the majority" in v1.description
+    )
     assert "task: task=classification" in __import__("trainer.explain", fromlist=["explain"]).explain(
         "models:/credit-test/1"
     )
@@ -394,6 +397,29 @@ def test_multiclass_wine_end_to_end(
     rows = pd.read_csv(data).head(4)
     assert model.predict_proba(rows).shape == (4, 3)
     assert "the model type looks like" not in capfd.readouterr().err
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("predicted_yes", "advice"), [(0, True), (1, True), (2, False), (8, False)], ids=lambda v: str(v)
+)
+def test_a_model_that_seldom_says_the_positive_class_is_named(predicted_yes: int, advice: bool) -> None:
+    """8 of 100 holdout rows are 'yes': labelling fewer than a quarter of that 'yes' misses most
+    of them while its accuracy looks like the majority label's 0.92."""
+    from trainer.tasks import make_task, positive_rates
+
+    task = make_task("classification", ("no", "yes"), "yes", "roc_auc")
+    y = np.array(["yes"] * 8 + ["no"] * 92)
+    pred = np.array(["yes"] * predicted_yes + ["no"] * (100 - predicted_yes))
+    rates = positive_rates(task, y, pred)
+    assert rates is not None and rates.majority_accuracy == 0.92
+    assert bool(rates.advice()) == advice
+    if advice:
+        assert rates.advice().startswith(
+            f"the model labels {predicted_yes:.1f}% of the holdout positive against 8.0%"
+        )
+        assert "classification.threshold_metric: f1" in rates.advice()
+    assert positive_rates(make_task("regression", (), None, "roc_auc"), y, pred) is None
 
 
 @pytest.mark.integration

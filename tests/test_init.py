@@ -440,6 +440,22 @@ def test_the_drafted_positive_class_is_the_rarer_label(
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(("positives", "chosen"), [(5, "f1"), (19, "f1"), (20, "none"), (50, "none")])
+def test_a_rare_positive_class_gets_its_threshold_chosen(tmp_path: Path, positives: int, chosen: str) -> None:
+    """Below a fifth of the rows, a classifier's P(positive) seldom reaches 0.5: the drafted recipe
+    chooses the threshold that maximises F1 on out-of-fold predictions instead."""
+    from trainer.draft import Asked, write_drafts
+
+    data = tmp_path / "events.csv"
+    outcome = ["yes"] * positives + ["no"] * (100 - positives)
+    pd.DataFrame({"x": [float(i % 17) for i in range(100)], "outcome": outcome}).to_csv(data, index=False)
+    write_drafts(data, Asked("outcome", name="events"), tmp_path / "out")
+    recipe = load_recipe(tmp_path / "out" / "recipe.yaml")
+    assert recipe.classification.threshold_metric == chosen
+    assert recipe.classification.threshold == 0.5
+
+
+@pytest.mark.unit
 def test_init_on_a_file_that_is_not_comma_separated_says_so(tmp_path: Path) -> None:
     from trainer.errors import ConfigError
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from trainer import importance
 from trainer.files import absolute
 from trainer.report import markdown_table
+from trainer.tasks import positive_rates
 
 if TYPE_CHECKING:
     from trainer.context import TrainingContext
@@ -92,7 +93,7 @@ def _features_section(schema: Schema, feature_digest: str) -> str:
     derived = (
         ", ".join(f"{d['name']} (from `{d['source']}`, {d['kind']})" for d in roles["derived"]) or "none"
     )
-    return f"""## Features (schema sha256 `{schema.digest}`)
+    return f"""## Features (schema sha256 `{schema.digest[:12]}`)
 - numerical: {", ".join(roles["numerical"])}
 - categorical: {", ".join(roles["categorical"])}
 - derived: {derived}
@@ -124,7 +125,7 @@ def _leakage_section(ctx: TrainingContext) -> str:
 def _choice_section(ctx: TrainingContext) -> str:
     r, w, baseline = ctx.recipe, ctx.selection.winner, ctx.selection.baseline
     m = ctx.test_metrics
-    return f"""## Candidates ({r.cv.folds}-fold CV R², recipe sha256 `{r.digest}`)
+    return f"""## Candidates ({r.cv.folds}-fold CV R², recipe sha256 `{r.digest[:12]}`)
 {markdown_table(ctx.selection.leaderboard[BOARD_COLUMNS])}
 ## Chosen model
 - candidate: **{w.name}**, parameters `{json.dumps(w.best_params, sort_keys=True, default=str)}`
@@ -142,7 +143,7 @@ def _classifier_section(ctx: TrainingContext) -> str:
     board = ctx.selection.leaderboard[["rank", "candidate", f"cv_{m}_mean", f"cv_{m}_std", "status"]]
     done = ctx.finishing.tags() if ctx.finishing else {}
     holdout = ", ".join(f"{k.removeprefix('test_')} {v:.4f}" for k, v in ctx.test_metrics.items())
-    return f"""## Candidates ({r.cv.folds}-fold stratified CV {m}, recipe sha256 `{r.digest}`)
+    return f"""## Candidates ({r.cv.folds}-fold stratified CV {m}, recipe sha256 `{r.digest[:12]}`)
 {markdown_table(board)}
 ## Chosen model
 - task: classification, labels {list(task.labels)}, positive class `{task.positive_class}`
@@ -150,7 +151,7 @@ def _classifier_section(ctx: TrainingContext) -> str:
 - CV {m} {w.cv_mean:.4f} ± {w.cv_std:.4f}; baseline `{baseline.name}` {baseline.cv_mean:.4f}
 - calibration: {done.get("calibration", "none")}; decision threshold: \
 {done.get("threshold") or "argmax"} ({done.get("threshold_source", "none")})
-- holdout: {holdout}
+- holdout: {holdout}{_positives_line(ctx)}
 
 ## Gates
 - min_cv_score {"none (no absolute floor)" if r.gates.min_cv_score is None else r.gates.min_cv_score}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement} {m}: passed
@@ -160,15 +161,31 @@ def _classifier_section(ctx: TrainingContext) -> str:
 """
 
 
+def _positives_line(ctx: TrainingContext) -> str:
+    """A yes/no model's labels against the holdout's truth: what its accuracy is to be read against."""
+    rates = positive_rates(ctx.task, ctx.split.y_test, ctx.predictions)
+    if rates is None:
+        return ""
+    line = (
+        f"\n- holdout labels: `{ctx.task.positive_class}` in {rates.actual:.1%} of rows, predicted for "
+        f"{rates.predicted:.1%}; recall {rates.recall:.3f}; always predicting the majority label scores "
+        f"accuracy {rates.majority_accuracy:.3f}"
+    )
+    return line + (f"\n- **warning**: {rates.advice()}" if rates.advice() else "")
+
+
 def _alias_note(ctx: TrainingContext, name: str, version: str) -> str:
     alias = ctx.recipe.promotion.alias
     how = (
-        "took it at registration if it scored at least as well as the holder (`promotion.on_register: "
-        "if_better`)"
+        "this one took it at registration if it scored at least as well as the holder "
+        "(`promotion.on_register: if_better`)"
         if ctx.recipe.promotion.on_register == "if_better"
-        else f"takes it through `trainer promote` (`--version {version}`)"
+        else f"`trainer promote --version {version}` gives it to this one"
     )
-    return f"`models:/{name}@{alias}` loads whichever version holds the `{alias}` alias: this one {how}."
+    return (
+        f"`models:/{name}@{alias}` loads whichever version holds the `{alias}` alias ({how}; "
+        f"`trainer explain models:/{name}@{alias}` says which holds it now)."
+    )
 
 
 def _loading_section(ctx: TrainingContext, name: str, version: str, serialization: str) -> str:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 ROLES = ("identifiers", "numerical", "categorical", "leakage", "ignore")
 SMALL, LARGE = 2_000, 100_000  # rows: which candidate set the recipe drafts
+RARE_POSITIVES = 0.2  # a yes/no target whose positive class is rarer: its threshold is chosen (F1)
 
 # one set for every size: the classifiers are cheap next to the data sizes init sees
 CLASSIFIER_CANDIDATES = """  dummy: {}
@@ -213,18 +214,28 @@ leakage:
 promotion:
   tolerance: 0.005
 
-{_task_section(p.task)}candidates:
+{_task_section(p)}candidates:
 {CLASSIFIER_CANDIDATES if p.task == "classification" else CANDIDATES[size]}"""
 
 
-def _task_section(task: str) -> str:
-    """A classifier's selection metric and finishing (nothing for a regression)."""
-    if task != "classification":
+def _task_section(p: DataProfile) -> str:
+    """A classifier's selection metric and finishing (nothing for a regression). A rare positive
+    class gets its threshold chosen on out-of-fold predictions: at 0.5 a classifier seldom says it."""
+    if p.task != "classification":
         return ""
-    return """classification:
+    target = p.column(p.target)
+    share = min(target.counts) / sum(target.counts) if len(target.values) == 2 else 1.0
+    threshold = (
+        f"threshold_metric: f1    # the positive class is {share:.1%} of rows: at 0.5 it is seldom predicted,"
+        " so the threshold that maximises F1 on out-of-fold predictions is chosen"
+        if share < RARE_POSITIVES
+        else "threshold_metric: none  # or f1 / youden: choose the threshold on out-of-fold predictions"
+    )
+    return f"""classification:
   metric: roc_auc         # or log_loss; multi-class: one-vs-rest weighted
   calibration: none       # or sigmoid / isotonic
   threshold: 0.5          # binary: P(positive) at which it predicts positive
+  {threshold}
 
 """
 

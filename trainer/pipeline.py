@@ -24,7 +24,7 @@ from trainer.refit import refit
 from trainer.schema import load_schema, schema_name
 from trainer.select import GatesFailed, Selection, select
 from trainer.split import Split, split_data
-from trainer.tasks import Task, check_two_class_settings, make_task
+from trainer.tasks import Task, check_two_class_settings, make_task, positive_rates
 from trainer.timing import PhaseTimer
 from trainer.training_recipe import loaded
 
@@ -267,7 +267,8 @@ def fitted(
     data = (prepared.schema, prepared.split, prepared.task)
     model, finishing = finished(refit(selection.winner, data, recipe.n_jobs), recipe, prepared, plan)
     metrics, predictions = prepared.task.holdout_metrics(model, prepared.split.X_test, prepared.split.y_test)
-    record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric)
+    rates = positive_rates(prepared.task, prepared.split.y_test, predictions)
+    record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric, rates)
     digest = prepared.features.digest
     return TrainingOutcome(
         run_id, selection, model, metrics, digest, {}, finishing=finishing, predictions=predictions

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from trainer.schema import Schema
     from trainer.select import Selection
     from trainer.split import Split
-    from trainer.tasks import Task
+    from trainer.tasks import PositiveRates, Task
 
 log = logging.getLogger(__name__)
 MAX_PARAMS = 100  # MLflow accepts at most 100 params per log_batch call
@@ -240,21 +240,24 @@ def selection(chosen: Selection, out: Path) -> None:
     )
 
 
-def holdout(winner: str, cv_r2: float, metrics: dict[str, float], metric: str = "r2") -> None:
-    """The refitted winner's holdout metrics."""
+def holdout(
+    winner: str,
+    cv_r2: float,
+    metrics: dict[str, float],
+    metric: str = "r2",
+    rates: PositiveRates | None = None,
+) -> None:
+    """The refitted winner's holdout metrics; a yes/no model that labels few of the positives
+    positive is warned about (its accuracy is then mostly the majority label's)."""
     mlflow.log_metrics(metrics)
     if metric != "r2":
         shown = ", ".join(f"{k.removeprefix('test_')} {v:.4f}" for k, v in metrics.items())
         log.info("selected %s (cv_%s %.4f): holdout %s", winner, metric, cv_r2, shown)
+        if rates is not None and rates.advice():
+            log.warning("%s", rates.advice())
         return
-    log.info(
-        "selected %s (cv_r2 %.4f): holdout r2 %.4f, rmse %.2f, mae %.2f",
-        winner,
-        cv_r2,
-        metrics["test_r2"],
-        metrics["test_rmse"],
-        metrics["test_mae"],
-    )
+    r2, rmse, mae = metrics["test_r2"], metrics["test_rmse"], metrics["test_mae"]
+    log.info("selected %s (cv_r2 %.4f): holdout r2 %.4f, rmse %.2f, mae %.2f", winner, cv_r2, r2, rmse, mae)
 
 
 def finishing(done: Finishing, task: Task) -> None:

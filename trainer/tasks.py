@@ -178,6 +178,40 @@ def classification_metrics(
     return {k: float(values[k]) for k in task.metrics}
 
 
+@dataclass(frozen=True)
+class PositiveRates:
+    """How a yes/no model's labels compare with the truth on the holdout: the share of rows that are
+    positive, the share it labels positive, its recall, and the accuracy of always predicting the
+    majority label (what its accuracy is to be read against)."""
+
+    actual: float
+    predicted: float
+    recall: float
+    majority_accuracy: float
+
+    def advice(self) -> str:
+        """What to change when it labels fewer than a quarter of the positive share positive (it
+        misses most positives); empty otherwise."""
+        if not (self.actual > 0 and self.predicted < self.actual / 4):
+            return ""
+        return (
+            f"the model labels {self.predicted:.1%} of the holdout positive against {self.actual:.1%} that "
+            f"are (recall {self.recall:.3f}; always predicting the majority label scores accuracy "
+            f"{self.majority_accuracy:.3f}): set classification.threshold_metric: f1 in the recipe, or a "
+            "lower classification.threshold"
+        )
+
+
+def positive_rates(task: Task, y: np.ndarray, pred: np.ndarray) -> PositiveRates | None:
+    """`PositiveRates` of a yes/no task's holdout labels (None for a regression or 3+ classes)."""
+    if not task.binary:
+        return None
+    truth, said = np.asarray(y) == task.positive_class, np.asarray(pred) == task.positive_class
+    actual = float(truth.mean())
+    recall = float(said[truth].mean()) if truth.any() else float("nan")
+    return PositiveRates(actual, float(said.mean()), recall, max(actual, 1 - actual))
+
+
 def check_label_counts(y: np.ndarray, needed: int, where: str, purpose: str) -> None:
     """Every label needs `needed` rows in `where`; a single-class target is never enough."""
     counts = pd.Series(np.asarray(y)).value_counts()
