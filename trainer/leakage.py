@@ -2,7 +2,7 @@
 
 Run after the contract and the holdout split, on the training part only (at most
 `leakage.max_rows` rows, seeded sample), with a cheap model: a small HistGradientBoosting,
-3-fold CV R² (a classifier's Brier skill for three or more classes: `leakage_scores`). For every feature
+3-fold CV R² (a classifier's Brier skill for a class target: `leakage_scores`). For every feature
 column it measures
 
 - `alone_r2`: the feature on its own;
@@ -67,7 +67,7 @@ class LeakageReport:
     acknowledged: tuple[str, ...] = ()
     enabled: bool = True
     notes: list[str] = field(default_factory=list)
-    score: str = "R²"  # what the `*_r2` columns hold: "Brier skill" for three or more classes
+    score: str = "R²"  # what the `*_r2` columns hold: "Brier skill" for a class target
 
     def found(self, level: str) -> pd.DataFrame:
         """Rows at `level` ("block" or "warn") whose column is not acknowledged."""
@@ -103,9 +103,11 @@ def detect(
     """Score every feature column of the training part and classify it (ok / warn / block); the
     model fits on `n_jobs` worker processes. `blocking_only`: the scores the block rules use, not
     the others-and-lift fits only a warning needs (`trainer init`: 60 features, 12.5 s -> 2 s).
-    `classes`: `y` holds the codes of three or more classes (Brier skill, no rank correlation)."""
+    `classes`: `y` holds class codes (1/0 for yes/no): scored by a classifier's Brier skill, and with
+    no rank correlation for three or more classes, whose codes have no order."""
     started = time.perf_counter()
-    rules = {c: _rule_scores(X[c], None if classes else y) for c in X.columns}
+    ordered = not classes or len(np.unique(y)) <= 2
+    rules = {c: _rule_scores(X[c], y if ordered else None) for c in X.columns}
     Xs, ys = sample(X, y, settings.max_rows)
     frame, categorical = encoded(Xs)
     scores, all_score = model_scores(frame, ys, categorical, n_jobs, blocking_only, classes)

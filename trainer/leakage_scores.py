@@ -1,11 +1,12 @@
 """The leakage detector's model fits: a small HistGradientBoosting scored by 3-fold CV on a seeded
 sample of the training part, for every feature alone, all the others without it, and all of them.
 
-The score is the share of the target's variation a model explains out of fold: R² for a number or
-a yes/no target (as 1/0, where R² is the Brier skill score), and for three or more classes the
-Brier skill score of a classifier's probabilities (the R² of the class indicators), since the
-classes' codes have no order for R² to measure: a copy of the label scores about 1, an unrelated
-column about 0 or below.
+The score is the share of the target's variation a model explains out of fold: R² for a number,
+and for classes the Brier skill score of a classifier's probabilities (the R² of the class
+indicators; for yes/no, of the 1/0 target), since class codes have no order for a regression to
+measure: a copy of the label scores about 1, an unrelated column about 0 or below. A classifier
+overfits weak yes/no data less than a regressor on 1/0 (the all-features score of 2,500 rows at
+8 % positives: -0.049 as R² on 1/0, 0.045 as the classifier's Brier skill; the same verdicts).
 """
 
 from __future__ import annotations

@@ -216,13 +216,13 @@ def prepare(
 
 def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
     """The leakage detector on the training part, recorded; an unacknowledged block stops here (exit 2).
-    A yes/no label is scored as 1/0, three or more classes as classes (`leakage_scores`)."""
+    A class label is scored by a classifier (`leakage_scores`)."""
     settings = recipe.leakage
     if settings.enabled:
         # its tiny fits stay local: only the search's CV fits go to a Dask cluster
         n_jobs = recipe.n_jobs if workers.local_pool() else 1
-        y, classes = task.as_numbers(split.y_train), task.is_classification and not task.binary
-        report = leakage.detect(split.X_train, y, settings, n_jobs, classes=classes)
+        y = task.as_numbers(split.y_train)
+        report = leakage.detect(split.X_train, y, settings, n_jobs, classes=task.is_classification)
     else:
         report = leakage.disabled(settings)
     record.leakage(report)

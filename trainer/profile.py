@@ -253,9 +253,10 @@ def blocked_by_the_detector(
     y = frame[target].to_numpy()
     labels = tuple(pd.unique(y)) if task == "classification" else ()
     scored = make_task(task, labels, None, "roc_auc")
-    numbers, classes = scored.as_numbers(y), scored.is_classification and not scored.binary
     with Progress("leakage detector"):
-        report = leakage.detect(frame[features], numbers, LeakageSettings(), -1, True, classes)
+        report = leakage.detect(
+            frame[features], scored.as_numbers(y), LeakageSettings(), -1, True, task != "regression"
+        )
     return {row.column: row.reason for row in report.found("block").itertuples()}
 
 
