@@ -67,6 +67,11 @@ def test_plain_mlflow_run_records_in_the_recipes_experiment(
     marked = client.search_runs([exp.experiment_id], "tags.selected = 'true'")
     assert [r.data.tags["candidate"] for r in marked] == [parent.data.tags["selected_candidate"]]
     assert marked[0].data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert re.fullmatch(
+        r"\*\*Selected\*\*: the winner of this training, CV r2 0\.\d{4} ± 0\.\d{4} against the baseline "
+        r"`dummy`'s -?0\.\d{4}\.",
+        marked[0].data.tags["mlflow.note.content"],
+    )
     assert "recording in the recipe's experiment 'test-small'" in done.stderr
     assert not Path(stub.info.artifact_uri.removeprefix("file://")).exists()  # the pointer holds nothing
     client.delete_run(stub.info.run_id)  # its artifact location is the project's ./mlruns

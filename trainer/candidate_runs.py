@@ -145,17 +145,18 @@ def _logged(i: int, total: int, result: CandidateResult, run: Run, children: Chi
     return result
 
 
-def mark_winner(name: str, parent: Run) -> None:
+def mark_winner(winner: CandidateResult, baseline: CandidateResult, parent: Run) -> None:
     """The winning candidate's child run says so: tag `selected: true` and its description."""
     from mlflow import MlflowClient
     from mlflow.entities import RunTag
 
     client = MlflowClient()
     query = f"tags.mlflow.parentRunId = '{parent.info.run_id}' and tags.level = 'candidate'"
-    tags = [
-        RunTag("selected", "true"),
-        RunTag("mlflow.note.content", "**Selected**: the winner of this training."),
-    ]
+    note = (
+        f"**Selected**: the winner of this training, CV {winner.metric} {winner.cv_mean:.4f} ± "
+        f"{winner.cv_std:.4f} against the baseline `{baseline.name}`'s {baseline.cv_mean:.4f}."
+    )
+    tags = [RunTag("selected", "true"), RunTag("mlflow.note.content", note)]
     for child in client.search_runs([parent.info.experiment_id], query):
-        if child.data.tags.get("candidate") == name:
+        if child.data.tags.get("candidate") == winner.name:
             client.log_batch(child.info.run_id, tags=tags)  # one store write

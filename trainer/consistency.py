@@ -83,7 +83,8 @@ def refuse_other_contract(mv: ModelVersion, schema: Schema) -> None:
         raise ContractError(
             f"version {mv.version} of '{mv.name}' was trained on another contract than schema "
             f"{schema.path}: {'; '.join(diffs)}; one registered model holds one dataset's models "
-            "(name this dataset's model with registered_model: in its recipe)"
+            "(fix the schema if that is a mistake; another dataset's model gets its own name with "
+            "registered_model: in its recipe)"
         )
 
 

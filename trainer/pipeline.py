@@ -242,7 +242,7 @@ def selected(
         raise
     record.selection(selection, out)
     run, children = where
-    children.submit("marking the winner's run", mark_winner, selection.winner.name, run)
+    children.submit("marking the winner's run", mark_winner, selection.winner, selection.baseline, run)
     return selection
 
 
