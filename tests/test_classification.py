@@ -318,7 +318,11 @@ def test_credit_trains_registers_and_promotes_by_auc(
         "positive_class": "bad",
         "threshold": 0.5,
     }
-    weak = credit_recipe(tmp_path / "weak.yaml", candidates={"dummy": {}, "knn": {"n_neighbors": [3]}})
+    weak = credit_recipe(
+        tmp_path / "weak.yaml",
+        candidates={"dummy": {}, "knn": {"n_neighbors": [3]}},
+        classification={"threshold_metric": "f1"},
+    )
     assert train(data, CREDIT_SCHEMA, weak) == EXIT_OK
     promote = ["promote", "--data", str(data), "--schema", str(CREDIT_SCHEMA), "--recipe", str(good)]
     assert main([*promote, "--version", "1"]) == EXIT_OK
@@ -326,6 +330,8 @@ def test_credit_trains_registers_and_promotes_by_auc(
     assert main([*promote, "--version", "2"]) == EXIT_GATE
     assert "scores roc_auc" in errors(caplog)
     assert str(client.get_model_version_by_alias("credit-test", "champion").version) == "1"
+    assert main([*promote, "--version", "2", "--force"]) == EXIT_OK  # what it serves changes with it
+    assert re.search(r"its decision threshold 0\.\d{3} \(f1\) replaces 0\.500 \(fixed\)", caplog.text)
 
 
 def _wine(tmp_path: Path, labels: list[Any]) -> tuple[Path, Path]:

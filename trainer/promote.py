@@ -179,6 +179,19 @@ def _move_alias(
         f" vs {holder_r2:.4f} of version {holder.version}" if holder is not None else "",
         " FORCED" if forced else "",
     )
+    if holder is not None and _threshold(holder) != _threshold(mv):
+        # the selection metric ranks probabilities: the labels served change with the threshold alone
+        log.info(
+            "its decision threshold %s replaces %s: the labels it serves change",
+            _threshold(mv),
+            _threshold(holder),
+        )
+
+
+def _threshold(mv: ModelVersion) -> str:
+    """A yes/no version's decision threshold and how it was set, e.g. `0.114 (f1)`; empty otherwise."""
+    value = mv.tags.get("threshold", "")
+    return f"{float(value):.3f} ({mv.tags.get('threshold_source', '?')})" if value else ""
 
 
 def worse(candidate: float, holder: float, tolerance: float, task: Task) -> bool:
