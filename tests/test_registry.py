@@ -88,7 +88,9 @@ def test_register_version_with_tags_card_and_load(
     assert "- permutation importance: all 300 holdout rows, 5 repeats" in mv.description
     # the card loads this very version; `champion` exists only after a promotion
     assert f'load_model("models:/{MODEL}/1")' in mv.description
-    assert "`trainer promote`" in mv.description and f'"models:/{MODEL}@champion"' not in mv.description
+    assert "`trainer promote --version 1` gives it to this one" in mv.description
+    assert f'"models:/{MODEL}@champion"' not in mv.description
+    assert f"`trainer explain models:/{MODEL}@champion` says which holds it now" in mv.description
     described = client.get_registered_model(MODEL).description
     assert described.startswith("Predicts `math3`, a student's grade-3 scaled math score (Project STAR)")
     # linked both ways, so the UI shows the logged model as registered: the version's source names
