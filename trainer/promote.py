@@ -179,13 +179,14 @@ def _move_alias(
         f" vs {holder_r2:.4f} of version {holder.version}" if holder is not None else "",
         " FORCED" if forced else "",
     )
-    if holder is not None and _threshold(holder) != _threshold(mv):
-        # the selection metric ranks probabilities: the labels served change with the threshold alone
-        log.info(
-            "its decision threshold %s replaces %s: the labels it serves change",
-            _threshold(mv),
-            _threshold(holder),
-        )
+    _say_threshold_change(mv, holder)
+
+
+def _say_threshold_change(mv: ModelVersion, holder: ModelVersion | None) -> None:
+    """The selection metric ranks probabilities: the labels served change with the threshold alone."""
+    before, after = (_threshold(holder) if holder is not None else ""), _threshold(mv)
+    if holder is not None and before != after:
+        log.info("its decision threshold %s replaces %s: the labels it serves change", after, before)
 
 
 def _threshold(mv: ModelVersion) -> str:
