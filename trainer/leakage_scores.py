@@ -114,8 +114,12 @@ def _fold_score(
 def brier_skill(y: np.ndarray, probabilities: np.ndarray, labels: np.ndarray, prior: np.ndarray) -> float:
     """1 - the Brier score of `probabilities` / that of always predicting the class frequencies
     `prior`: the R² of the class indicators (for two classes, the R² of the 1/0 target)."""
-    indicators = (y[:, None] == labels[None, :]).astype(float)
-    return float(1 - ((indicators - probabilities) ** 2).sum() / ((indicators - prior) ** 2).sum())
+    from sklearn.metrics import brier_score_loss
+
+    always = np.tile(prior, (len(y), 1))
+    return float(
+        1 - brier_score_loss(y, probabilities, labels=labels) / brier_score_loss(y, always, labels=labels)
+    )
 
 
 def model_scores(
