@@ -171,7 +171,8 @@ def _positives_line(ctx: TrainingContext) -> str:
         f"{rates.predicted:.1%}; recall {rates.recall:.3f}; always predicting the majority label scores "
         f"accuracy {rates.majority_accuracy:.3f}"
     )
-    return line + (f"\n- **warning**: {rates.advice()}" if rates.advice() else "")
+    advice = rates.advice()
+    return line + (f"\n- **warning**: {advice}" if advice else "")
 
 
 def _alias_note(ctx: TrainingContext, name: str, version: str) -> str:

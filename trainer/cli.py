@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from trainer.arguments import Parser, path_or_recipes, seconds, yes_no
-from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line
-from trainer.tracking import redact_uri
+from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line, redact_uri
 
 log = logging.getLogger("trainer")
 

@@ -1,6 +1,7 @@
 """The failures the trainer expects, each carrying the process exit code it maps to."""
 
 import os
+import re
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -57,6 +58,23 @@ def failure_line(exc: BaseException, limit: int = 300) -> str:
         return one_line(exc, limit)
     kind = "MLflow error" if raised_in_mlflow(exc) else "unexpected error"
     return f"{kind}: {type(exc).__name__}: {one_line(exc, limit)}"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failed run records (its `failure_reason` tag and description): the failure's line,
+    up to 4,900 characters, with the passwords of URLs masked."""
+    return redact_uri(failure_line(exc, 4900))
+
+
+# the userinfo runs to the *last* "@" of the authority, so a password containing "@" is masked whole;
+# a user part without a password is masked too: it is often a token (`https://TOKEN@host`)
+URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s/:@]*):[^\s/]*@")
+URL_TOKEN = re.compile(r"(\b[a-zA-Z][\w+.-]*://)[^\s/:@]+@")
+
+
+def redact_uri(text: str) -> str:
+    """Mask the password (or the password-less user part) of every URL in a text."""
+    return URL_TOKEN.sub(r"\1***@", URL_PASSWORD.sub(r"\1:***@", text))
 
 
 def raised_in_mlflow(exc: BaseException) -> bool:

@@ -96,8 +96,7 @@ def withdraw(client: MlflowClient, name: str, version: str, model_id: str | None
 
 def _fail_run(client: MlflowClient, run_id: str, exc: BaseException) -> None:
     """The run names no withdrawn version, and is FAILED (KILLED on Ctrl-C) even if it had closed."""
-    from trainer.errors import failure_line
-    from trainer.tracking import redact_uri
+    from trainer.errors import failure_reason
 
     try:
         run = client.get_run(run_id)
@@ -106,7 +105,7 @@ def _fail_run(client: MlflowClient, run_id: str, exc: BaseException) -> None:
                 client.delete_tag(run_id, key)
         if run.info.status in OPEN_RUN:
             if "failure_reason" not in run.data.tags:
-                client.set_tag(run_id, "failure_reason", redact_uri(failure_line(exc, 4900)))
+                client.set_tag(run_id, "failure_reason", failure_reason(exc))
             client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
     except Exception as err:  # noqa: BLE001 - never mask the original failure
         log.warning("could not record the failure on run %s: %s", run_id, err)

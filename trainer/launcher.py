@@ -9,8 +9,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from trainer.errors import failure_line
-from trainer.tracking import redact_uri
+from trainer.errors import failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ def described_launcher_run(title: str, tags: Mapping[str, str], done: str) -> It
     try:
         yield learned
     except BaseException as exc:
-        reason = redact_uri(failure_line(exc, 4900))
+        reason = failure_reason(exc)
         _describe(launched, title, {**tags, **learned, "failure_reason": reason}, f"**FAILED**: {reason}")
         raise
     _describe(launched, title, {**tags, **learned}, done)

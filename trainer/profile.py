@@ -255,7 +255,7 @@ def blocked_by_the_detector(
     scored = make_task(task, labels, None, "roc_auc")
     with Progress("leakage detector"):
         report = leakage.detect(
-            frame[features], scored.as_numbers(y), LeakageSettings(), -1, True, task != "regression"
+            frame[features], scored.as_numbers(y), LeakageSettings(), -1, True, scored.is_classification
         )
     return {row.column: row.reason for row in report.found("block").itertuples()}
 

@@ -253,8 +253,8 @@ def holdout(
     if metric != "r2":
         shown = ", ".join(f"{k.removeprefix('test_')} {v:.4f}" for k, v in metrics.items())
         log.info("selected %s (cv_%s %.4f): holdout %s", winner, metric, cv_r2, shown)
-        if rates is not None and rates.advice():
-            log.warning("%s", rates.advice())
+        if rates is not None and (advice := rates.advice()):
+            log.warning("%s", advice)
         return
     r2, rmse, mae = metrics["test_r2"], metrics["test_rmse"], metrics["test_mae"]
     log.info("selected %s (cv_r2 %.4f): holdout r2 %.4f, rmse %.2f, mae %.2f", winner, cv_r2, r2, rmse, mae)

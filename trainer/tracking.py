@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from trainer.errors import redact_uri  # also this module's: the URL masking every message uses
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +33,6 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=UserWarning, module=module)
         warnings.filterwarnings("ignore", category=FutureWarning, module=module)
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
-
-
-# the userinfo runs to the *last* "@" of the authority, so a password containing "@" is masked whole;
-# a user part without a password is masked too: it is often a token (`https://TOKEN@host`)
-URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s/:@]*):[^\s/]*@")
-URL_TOKEN = re.compile(r"(\b[a-zA-Z][\w+.-]*://)[^\s/:@]+@")
-
-
-def redact_uri(text: str) -> str:
-    """Mask the password (or the password-less user part) of every URL in a text."""
-    return URL_TOKEN.sub(r"\1***@", URL_PASSWORD.sub(r"\1:***@", text))
 
 
 def cause_line(exc: BaseException) -> str:
@@ -269,7 +259,7 @@ def parent_run(
     """
     import mlflow
 
-    from trainer.errors import TrainerError, failure_line
+    from trainer.errors import TrainerError, failure_reason
 
     try:
         run = mlflow.start_run(run_name=run_name)  # also renames the launcher's run
@@ -286,7 +276,7 @@ def parent_run(
         yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        reason = redact_uri(failure_line(exc, 4900))
+        reason = failure_reason(exc)
         _safely(mlflow.set_tags, {"failure_reason": reason, "mlflow.note.content": f"**{status}**: {reason}"})
         _safely(mlflow.end_run, status)
         raise

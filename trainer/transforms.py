@@ -29,13 +29,9 @@ def date_to_number(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for col in frame.columns:
         when = pd.to_datetime(frame[col].astype("str"), format="ISO8601", errors="coerce", utc=True)
-        when = when.dt.tz_localize(None)
-        year = when.dt.year.astype("float64")
-        start = pd.to_datetime(
-            year.astype("Int64").astype("str") + "-01-01", format="%Y-%m-%d", errors="coerce"
-        )
+        start = when.dt.normalize() - pd.to_timedelta(when.dt.day_of_year - 1, unit="D")  # 1 January
         days = np.where(when.dt.is_leap_year, 366.0, 365.0)
-        out[col] = year + (when - start).dt.total_seconds().to_numpy() / (days * 86_400.0)
+        out[col] = when.dt.year + (when - start).dt.total_seconds().to_numpy() / (days * 86_400.0)
     return pd.DataFrame(out, index=frame.index).astype("float64")
 
 
