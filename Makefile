@@ -19,23 +19,23 @@ train: venv
 validate: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" mlflow run . -e validate --env-manager local
 
-# Every layer (unit, integration, system; see tests/conftest.py), and the 15 slowest tests. Two
+# Every layer (tests/unit, tests/integration, tests/system; see tests/conftest.py), and the 15 slowest tests. Two
 # workers, a test file each (module fixtures stay in one process): most tests wait on one core for a
 # subprocess, a store or an import, and the whole suite measured 14.5 min this way on 2 cores where
 # half as many tests took 14.7 min in one process.
 test: venv
 	$(BIN)/pytest -q --durations=15 -n 2 --dist loadfile
 
-# The unit layer alone (no tracking store, no subprocess): well under a minute.
+# The unit layer alone (tests/unit: no tracking store, no subprocess): well under two minutes.
 test-fast: venv
-	$(BIN)/pytest -q -m unit
+	$(BIN)/pytest -q -n 2 tests/unit
 
 lint: venv
 	$(BIN)/ruff check trainer tests bench
 	$(BIN)/ruff format --check trainer tests bench
 	$(BIN)/mypy
 
-# The import graph, module sizes and longest functions of trainer/ (drawn from the code).
+# The stages of trainer/ and their import arrows, module sizes and longest functions (drawn from the code).
 imports: venv
 	$(BIN)/python tests/test_architecture.py
 

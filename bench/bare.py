@@ -2,11 +2,11 @@
 
 What a person would write by hand to get the same model: read the CSV with pandas, sort by the
 identifiers, take the recipe's holdout split and CV folds, run one GridSearchCV per candidate with
-the trainer's own Pipeline (`trainer.features.build_pipeline` + `trainer.candidates.CATALOGUE`) and
+the trainer's own Pipeline (`trainer.data.features.build_pipeline` + `trainer.catalogue.regressors.CATALOGUE`) and
 the trainer's GridSearchCV settings (scoring r2, refit False, error_score raise, the recipe's n_jobs),
 score the recipe's blend (search.blend_top: an averaging VotingRegressor of the best candidates'
 Pipelines) with the same CV, pick the best mean CV R², refit it on the training rows and score the
-holdout. The recipe and schema are read with `yaml.safe_load`, not with trainer.config / trainer.schema.
+holdout. The recipe and schema are read with `yaml.safe_load`, not with trainer.recipe.settings / trainer.data.schema.
 
     .venv/bin/python bench/bare.py [--recipe train.yaml] [--n-jobs N] [--cache] [--json OUT]
 
@@ -45,9 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from trainer.candidates import CATALOGUE  # noqa: E402
-from trainer.features import build_pipeline  # noqa: E402
-from trainer.schema import DerivedFeature, Schema  # noqa: E402
+from trainer.catalogue.regressors import CATALOGUE  # noqa: E402
+from trainer.data.features import build_pipeline  # noqa: E402
+from trainer.data.schema import DerivedFeature, Schema  # noqa: E402
 
 IMPORTED = time.perf_counter()
 

@@ -1,9 +1,9 @@
 """One scaling measurement in a fresh process (run by bench/run.py; one process per size and repetition).
 
-On one CSV: the data contract (`trainer.contract.validate`, with its steps timed), the features
+On one CSV: the data contract (`trainer.data.contract.validate`, with its steps timed), the features
 (one-hot preprocessor fit_transform, and `summarize_features`, which adds the sha256 digest), and
 one Pipeline fit each of the recipe's HistGradientBoosting and XGBoost candidates (first grid value
-of every parameter, estimators exactly as `trainer.candidates.CATALOGUE` builds them; an estimator
+of every parameter, estimators exactly as `trainer.catalogue.regressors.CATALOGUE` builds them; an estimator
 without an n_jobs of its own, i.e. HistGradientBoosting on OpenMP, is fitted a second time on one
 thread, as it runs inside the search's workers). Libraries are
 imported before the clocks start, so the stage times scale with the rows and nothing else. The
@@ -50,7 +50,7 @@ def _timed(store: dict[str, float], name: str, fn: Callable[..., Any]) -> Callab
 
 def contract_stage(out: dict[str, Any], data: Path, schema: Any) -> Any:
     """The data contract on `data`, with its steps timed; the validated frame."""
-    from trainer import contract
+    from trainer.data import contract
 
     steps: dict[str, float] = {}
     for name in ("read_csv", "run_suite", "_text_as_object", "render_data_docs", "file_digest"):
@@ -68,7 +68,7 @@ def contract_stage(out: dict[str, Any], data: Path, schema: Any) -> Any:
 
 def feature_stages(out: dict[str, Any], frame: Any, schema: Any) -> tuple[Any, Any]:
     """One-hot fit_transform and the feature summary, timed; the features and the target."""
-    from trainer.features import build_preprocessor, summarize_features
+    from trainer.data.features import build_preprocessor, summarize_features
 
     X = frame[list(schema.feature_columns)]
     y = frame[schema.target].to_numpy(dtype="float64")
@@ -88,8 +88,8 @@ def fit_stages(out: dict[str, Any], fits: tuple[str, ...], recipe: dict, schema:
     """One fit per candidate with the first value of every parameter, timed; threads per estimator."""
     import threadpoolctl
 
-    from trainer.candidates import CATALOGUE
-    from trainer.features import build_pipeline
+    from trainer.catalogue.regressors import CATALOGUE
+    from trainer.data.features import build_pipeline
 
     threads = {}
     for name in fits:
@@ -122,10 +122,10 @@ def measure(data: Path, schema_path: Path, recipe_path: Path, fits: tuple[str, .
     import xgboost  # noqa: F401
     import yaml
 
-    from trainer import contract  # noqa: F401
-    from trainer.candidates import CATALOGUE  # noqa: F401
-    from trainer.features import build_pipeline, build_preprocessor, summarize_features  # noqa: F401
-    from trainer.schema import load_schema
+    from trainer.catalogue.regressors import CATALOGUE  # noqa: F401
+    from trainer.data import contract  # noqa: F401
+    from trainer.data.features import build_pipeline, build_preprocessor, summarize_features  # noqa: F401
+    from trainer.data.schema import load_schema
 
     out: dict[str, Any] = {"import_s": time.perf_counter() - t, "stages": {}, "maxrss_mib": {}}
     out["maxrss_mib"]["imports"] = maxrss_mib()

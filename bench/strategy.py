@@ -9,7 +9,7 @@ folds and n_jobs, over wider grids (4 values per parameter), once per strategy:
 
 `two_stage` samples `--n-iter` grid points at random, then tries the best one's neighbours (each
 parameter's adjacent values), so it can miss the grid's best point: the table shows by how much.
-`halving` (trainer/halving.py) races every point on growing row samples, then scores the last
+`halving` (trainer/search/halving.py) races every point on growing row samples, then scores the last
 round's best on every row; it can miss the best point too, when small samples favour other points.
 """
 
@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from trainer.candidates import CATALOGUE  # noqa: E402
-from trainer.config import SearchSettings, load_recipe  # noqa: E402
-from trainer.contract import read_csv  # noqa: E402
-from trainer.plan import make_plan  # noqa: E402
-from trainer.schema import load_schema  # noqa: E402
-from trainer.search import search_candidate  # noqa: E402
-from trainer.split import split_data  # noqa: E402
+from trainer.catalogue.regressors import CATALOGUE  # noqa: E402
+from trainer.data.contract import read_csv  # noqa: E402
+from trainer.data.schema import load_schema  # noqa: E402
+from trainer.data.split import split_data  # noqa: E402
+from trainer.recipe.settings import SearchSettings, load_recipe  # noqa: E402
+from trainer.search.candidate_search import search_candidate  # noqa: E402
+from trainer.search.plan import make_plan  # noqa: E402
 
 STRATEGIES = ("grid", "two_stage", "halving")
 WIDE_GRIDS: dict[str, dict[str, list[Any]]] = {

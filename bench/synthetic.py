@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trainer.data.schema import Schema, load_schema
 from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
 from trainer.files import read_json
-from trainer.schema import Schema, load_schema
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.rows < 1:
             raise TrainerError(f"--rows must be at least 1, got {args.rows}")
         _refuse_raw(args.out)
-        from trainer.contract import read_csv
+        from trainer.data.contract import read_csv
 
         schema = load_schema(args.schema)
         reference = read_csv(args.reference)

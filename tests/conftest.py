@@ -111,13 +111,13 @@ def _project_root_logging_and_signals(
     """Run every test from the project root, with the CLI's log lines visible to caplog; the
     signal handlers an in-process `main()` installs are restored; data/raw/ is never modified.
 
-    `trainer.cli.setup_logging` calls `logging.basicConfig(force=True)`, which removes every
+    `trainer.cli.main.setup_logging` calls `logging.basicConfig(force=True)`, which removes every
     root handler, pytest's capture handler included; in-process CLI calls keep pytest's.
     """
-    import trainer.cli
+    import trainer.cli.main
 
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr(trainer.cli, "setup_logging", lambda verbose: None)
+    monkeypatch.setattr(trainer.cli.main, "setup_logging", lambda verbose: None)
     caplog.set_level(logging.INFO)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     yield

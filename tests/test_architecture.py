@@ -1,7 +1,9 @@
-"""The house rules, checked from the source: imports run one way with no cycle, nothing about the
-default dataset in generic code, small modules and functions.
+"""The house rules, checked from the source: each stage (a package of trainer/, or a module at its top)
+imports only what its rule allows, modules import with no cycle, nothing about the default dataset in
+generic code, small modules and functions.
 
-`python tests/test_architecture.py` prints the import graph, module sizes and longest functions.
+`make imports` (`python tests/test_architecture.py`) draws the stages and their arrows, each stage's
+modules with their sizes, and the longest functions.
 """
 
 from __future__ import annotations
@@ -24,26 +26,88 @@ MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 
 
+# The stages and what each may import: a package (or a top-level module) imports only what is listed
+# here. The foundations every stage may use sit first; `pipeline` wires the stages; only the command
+# line imports `pipeline`.
+FOUNDATIONS = frozenset({"errors", "files", "text", "transforms"})
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "files": frozenset({"errors"}),
+    "text": frozenset(),
+    "transforms": frozenset(),
+    "recipe": frozenset({"errors", "files"}),
+    "tracking": frozenset({"errors", "files", "text"}),
+    "data": FOUNDATIONS | {"recipe"},
+    "leakage": FOUNDATIONS | {"recipe"},
+    "catalogue": FOUNDATIONS | {"recipe", "data"},
+    "search": FOUNDATIONS | {"recipe", "data", "catalogue"},
+    "model": FOUNDATIONS | {"recipe", "data", "catalogue", "search", "leakage"},
+    "onboarding": FOUNDATIONS | {"recipe", "data", "leakage", "tracking"},
+    "registry": FOUNDATIONS | {"recipe", "data", "catalogue", "search", "leakage", "model", "tracking"},
+    "recording": FOUNDATIONS | {"recipe", "data", "catalogue", "search", "leakage", "model", "tracking"},
+}
+MAY_IMPORT["pipeline"] = frozenset(MAY_IMPORT) - {"onboarding", "pipeline"}
+MAY_IMPORT["cli"] = frozenset(MAY_IMPORT) | {"pipeline"}
+MAY_IMPORT["__main__"] = frozenset({"cli"})
+MAY_IMPORT["__init__"] = frozenset()
+
+
+def module_name(path: Path) -> str:
+    """`data.contract` for trainer/data/contract.py, `data` for trainer/data/__init__.py."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
+
+
 def modules() -> dict[str, ast.Module]:
-    return {path.stem: ast.parse(path.read_text()) for path in sorted(PACKAGE.glob("*.py"))}
+    return {module_name(path): ast.parse(path.read_text()) for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def imports_of(tree: ast.Module) -> set[str]:
+def stage_of(module: str) -> str:
+    """The package a module belongs to, or the module itself at the top (errors, pipeline, ...)."""
+    return module.split(".")[0]
+
+
+def _imported(name: str, known: set[str]) -> str:
+    """The module an import names: `trainer.data.contract` -> `data.contract`; a name imported from a
+    package (`from trainer.data import contract`) is its module when there is one."""
+    return name if name in known else name.rsplit(".", 1)[0]
+
+
+def imports_of(tree: ast.Module, known: set[str]) -> set[str]:
     """Our modules a module imports, anywhere in it (function bodies and TYPE_CHECKING blocks too)."""
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "trainer":
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trainer."):
-            found.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "trainer":
+            base = node.module.removeprefix("trainer").lstrip(".")
+            for alias in node.names:
+                found.add(_imported(f"{base}.{alias.name}".lstrip("."), known))
         elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("trainer."))
-    return found
+            found.update(a.name.removeprefix("trainer.") for a in node.names if a.name.startswith("trainer."))
+    return {name for name in found if name}
 
 
 def import_graph() -> dict[str, set[str]]:
     trees = modules()
-    return {name: imports_of(tree) & set(trees) - {name} for name, tree in trees.items()}
+    known = set(trees)
+    return {name: imports_of(tree, known) & known - {name} for name, tree in trees.items()}
+
+
+def stage_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph between stages (packages and top-level modules), without arrows inside one."""
+    stages: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        stages.setdefault(stage_of(module), set()).update(stage_of(d) for d in deps)
+    return {stage: deps - {stage} for stage, deps in stages.items()}
+
+
+def forbidden_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that crosses from one stage into one it may not import, as `module -> module`."""
+    return [
+        f"{module} -> {dep}"
+        for module, deps in sorted(graph.items())
+        for dep in sorted(deps)
+        if stage_of(dep) != stage_of(module) and stage_of(dep) not in MAY_IMPORT.get(stage_of(module), ())
+    ]
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str]:
@@ -87,16 +151,45 @@ def test_imports_have_no_cycle() -> None:
     assert find_cycle(import_graph()) == []
 
 
-@pytest.mark.parametrize("leaf", ["errors", "files", "tracking", "report", "transforms", "timing", "results"])
-def test_leaves_import_nothing_but_errors(leaf: str) -> None:
+@pytest.mark.parametrize("leaf", ["errors", "files", "text", "transforms"])
+def test_foundations_import_nothing_but_errors(leaf: str) -> None:
     assert import_graph()[leaf] <= {"errors"}
 
 
-def test_steps_never_import_the_cli_or_the_training_path() -> None:
+def test_every_stage_has_its_rule_and_a_docstring_saying_what_it_owns() -> None:
+    trees = modules()
+    assert set(stage_graph(import_graph())) <= set(MAY_IMPORT)
+    for package in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):
+        assert ast.get_docstring(trees[package.name]), f"trainer/{package.name}/__init__.py says nothing"
+
+
+def test_stages_import_only_what_their_rule_allows() -> None:
+    assert forbidden_imports(import_graph()) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "forbidden"),
+    [
+        (
+            "data.contract",
+            "from trainer.registry.register import register",
+            "data.contract -> registry.register",
+        ),
+        ("search.folds", "from trainer import pipeline", "search.folds -> pipeline"),
+        ("registry.reproduce", "import trainer.pipeline", "registry.reproduce -> pipeline"),
+        ("tracking.runs", "from trainer.search import folds", "tracking.runs -> search.folds"),
+    ],
+)
+def test_a_planted_forbidden_import_is_caught(module: str, planted: str, forbidden: str) -> None:
+    trees = modules()
     graph = import_graph()
-    for module, deps in graph.items():
-        if module not in ("cli", "__main__", "reproduce"):
-            assert not deps & {"cli", "pipeline"}, f"{module} imports {deps & {'cli', 'pipeline'}}"
+    graph[module] = graph[module] | imports_of(ast.parse(planted), set(trees))
+    assert forbidden in forbidden_imports(graph)
+
+
+def test_only_the_command_line_imports_the_training_path() -> None:
+    importers = {stage_of(m) for m, deps in import_graph().items() if "pipeline" in deps}
+    assert importers <= {"cli"}
 
 
 def default_dataset_words() -> list[str]:
@@ -110,7 +203,7 @@ def test_generic_code_says_nothing_about_the_default_dataset() -> None:
     pattern = re.compile(r"(?<![\w])(" + "|".join(map(re.escape, words)) + r")(?![\w])", re.IGNORECASE)
     hits = [
         f"{path.relative_to(ROOT)}:{i}: {line.strip()}"
-        for path in sorted(PACKAGE.glob("*.py"))
+        for path in sorted(PACKAGE.rglob("*.py"))
         for i, line in enumerate(path.read_text().splitlines(), 1)
         if pattern.search(line)
     ]
@@ -118,7 +211,7 @@ def test_generic_code_says_nothing_about_the_default_dataset() -> None:
 
 
 def test_modules_are_small() -> None:
-    sizes = {path.name: len(path.read_text().splitlines()) for path in PACKAGE.glob("*.py")}
+    sizes = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
 
 
@@ -127,12 +220,26 @@ def test_functions_are_short() -> None:
 
 
 def main() -> None:
+    """The stages and their arrows, each stage's modules with their sizes, and the longest functions."""
     graph = import_graph()
-    for name in sorted(graph):
-        lines = len((PACKAGE / f"{name}.py").read_text().splitlines())
-        print(f"{name:14s} {lines:4d} lines -> {', '.join(sorted(graph[name])) or '-'}")
+    stages = stage_graph(graph)
+    print("stages (-> what each imports):")
+    for stage in sorted(stages, key=lambda s: (len(stages[s]), s)):
+        print(f"  {stage:11s} -> {', '.join(sorted(stages[stage])) or '-'}")
+    print("modules:")
+    for stage in sorted(stages):
+        members = sorted(m for m in graph if stage_of(m) == stage and m != stage)
+        if members:
+            sizes = ", ".join(f"{m.split('.', 1)[1]} {len(_source(m).splitlines())}" for m in members)
+            print(f"  {stage + '/':11s} {sizes}")
+    print("forbidden imports:", ", ".join(forbidden_imports(graph)) or "none")
     print("cycle:", " -> ".join(find_cycle(graph)) or "none")
     print("longest functions:", ", ".join(f"{name} ({n})" for n, name in functions()[:8]))
+
+
+def _source(module: str) -> str:
+    path = PACKAGE.joinpath(*module.split("."))
+    return (path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).read_text()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from helpers import (
     write_recipe,
 )
 
-from trainer.cli import main
+from trainer.cli.main import main
 
 EXPERIMENT = "bad-input"
 MODEL = "bad-input-model"
@@ -60,7 +60,7 @@ class Good:
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Good]:
     from trainer.pipeline import run_train
-    from trainer.promote import PromotionRequest, promote
+    from trainer.registry.promote import PromotionRequest, promote
 
     root = tmp_path_factory.mktemp("bad-input-good")
     frame = raw_sample(SAMPLE_ROWS)
@@ -504,7 +504,7 @@ def test_extra_column_is_a_warning_and_never_a_feature(
 @pytest.mark.unit
 def test_non_utf8_message_points_at_the_real_byte(tmp_path: Path) -> None:
     """The reported position is the file's, so the bad byte can be found (line and offset)."""
-    from trainer.contract import read_csv
+    from trainer.data.contract import read_csv
     from trainer.errors import ContractError
 
     frame = raw_sample(SAMPLE_ROWS).astype({"gender": object})
@@ -761,7 +761,7 @@ def test_a_failure_without_an_exit_code_of_its_own_is_one_line(
     """What reaches the user when a library fails mid-command: one line, exit 1, MLflow named."""
     import importlib
 
-    import trainer.cli
+    import trainer.cli.main
 
     where, message, expected = case
     module, name = where.split(":")
@@ -779,7 +779,7 @@ def test_a_failure_without_an_exit_code_of_its_own_is_one_line(
             strip_prefix(None, "x")  # type: ignore[arg-type]
         raise error
 
-    monkeypatch.setattr(trainer.cli, "dispatch", fails)
+    monkeypatch.setattr(trainer.cli.main, "dispatch", fails)
     assert main(["validate"]) == 1
     [line] = [r.getMessage() for r in _trainer_errors(caplog)]
     assert re.search(expected, line), line

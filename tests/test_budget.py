@@ -11,11 +11,11 @@ import mlflow
 import pandas as pd
 import pytest
 
-from trainer.arguments import EXIT_USAGE
-from trainer.budget import MIN_RESERVE_SECONDS, Budget
-from trainer.cli import main
+from trainer.cli.arguments import EXIT_USAGE
+from trainer.cli.main import main
 from trainer.errors import EXIT_GATE, EXIT_OK
-from trainer.folds import FoldFit
+from trainer.search.budget import MIN_RESERVE_SECONDS, Budget
+from trainer.search.folds import FoldFit
 
 # a grid no budget of a few seconds can hold: 200 points of a forest, each fit tens of milliseconds
 WIDE_FOREST = {"n_estimators": [20], "min_samples_leaf": list(range(1, 201))}
@@ -120,7 +120,7 @@ def test_a_bad_time_budget_is_a_usage_error(value: str) -> None:
 
 @pytest.mark.unit
 def test_under_a_budget_the_cheapest_candidates_go_first() -> None:
-    from trainer.candidates import CATALOGUE, search_order
+    from trainer.catalogue.regressors import CATALOGUE, search_order
 
     order = [spec.name for spec in search_order(list(CATALOGUE.values()))]
     assert order[0] == "dummy" and order[-1] == "catboost"
@@ -130,7 +130,7 @@ def test_under_a_budget_the_cheapest_candidates_go_first() -> None:
 
 @pytest.mark.unit
 def test_without_a_budget_the_stream_runs_the_longest_grids_first() -> None:
-    from trainer.candidates import CATALOGUE, stream_order
+    from trainer.catalogue.regressors import CATALOGUE, stream_order
 
     specs = list(CATALOGUE.values())
     points = dict.fromkeys(CATALOGUE, 1)

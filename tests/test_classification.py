@@ -18,13 +18,19 @@ import yaml
 from helpers import ROOT, serving_python, write_recipe
 from mlflow import MlflowClient
 
-from trainer.cli import main
-from trainer.config import ClassificationSettings, CVSettings, SplitSettings
+from trainer.cli.main import main
+from trainer.data.schema import load_schema
+from trainer.data.split import Split, split_data
 from trainer.errors import EXIT_CONTRACT, EXIT_GATE, EXIT_OK, ConfigError, ContractError
-from trainer.finish import calibrated, choose_threshold, finish, probability_metrics
-from trainer.schema import load_schema
-from trainer.split import Split, split_data
-from trainer.tasks import Task, check_labels, check_two_class_settings, classification_metrics, make_task
+from trainer.model.calibration import calibrated, choose_threshold, finish, probability_metrics
+from trainer.recipe.settings import ClassificationSettings, CVSettings, SplitSettings
+from trainer.recipe.task import (
+    Task,
+    check_labels,
+    check_two_class_settings,
+    classification_metrics,
+    make_task,
+)
 
 CREDIT_CSV = ROOT / "data" / "raw" / "credit_scoring.csv"
 CREDIT_SCHEMA = ROOT / "data" / "credit_scoring.yaml"
@@ -83,7 +89,7 @@ def test_a_label_too_rare_for_the_stratified_folds_is_named() -> None:
 
 @pytest.mark.unit
 def test_the_contract_checks_labels_of_the_real_file(tmp_path: Path) -> None:
-    from trainer import contract
+    from trainer.data import contract
 
     schema = load_schema(CREDIT_SCHEMA)
     frame = credit_sample(300)
@@ -216,8 +222,8 @@ def test_threshold_choice_maximises_f1_or_youden_on_fixed_predictions() -> None:
 
 @pytest.mark.unit
 def test_the_classification_blend_soft_votes_its_members() -> None:
-    from trainer.blend import blend_pipeline
-    from trainer.classifiers import CLASSIFIERS
+    from trainer.catalogue.classifiers import CLASSIFIERS
+    from trainer.search.blend import blend_pipeline
 
     schema = load_schema(CREDIT_SCHEMA)
     frame = credit_sample(400)
@@ -242,8 +248,8 @@ def test_positive_class_must_be_a_label() -> None:
 @pytest.mark.unit
 def test_with_no_readable_schema_a_classification_recipe_is_checked_as_one(tmp_path: Path) -> None:
     """Its own mistake is named (not `logistic`, which the regression catalogue does not know)."""
+    from trainer.catalogue.training_recipe import loaded
     from trainer.errors import ConfigError
-    from trainer.training_recipe import loaded
 
     recipe = credit_recipe(tmp_path / "r.yaml", candidates={**TINY, "magic_forest": {}})
     with pytest.raises(ConfigError, match=r"^recipe \S+r\.yaml: unknown candidate 'magic_forest'"):
@@ -307,11 +313,11 @@ def test_credit_trains_registers_and_promotes_by_auc(
     assert (
         "- holdout labels: `bad` in " in v1.description and "always predicting the majority" in v1.description
     )
-    assert "task: task=classification" in __import__("trainer.explain", fromlist=["explain"]).explain(
-        "models:/credit-test/1"
-    )
+    assert "task: task=classification" in __import__(
+        "trainer.registry.explain", fromlist=["explain"]
+    ).explain("models:/credit-test/1")
     record = json.loads(
-        __import__("trainer.explain", fromlist=["explain"]).explain("models:/credit-test/1", True)
+        __import__("trainer.registry.explain", fromlist=["explain"]).explain("models:/credit-test/1", True)
     )
     assert {k: record["task"][k] for k in ("labels", "positive_class", "threshold")} == {
         "labels": ["bad", "good"],
@@ -412,7 +418,7 @@ def test_multiclass_wine_end_to_end(
 def test_a_model_that_seldom_says_the_positive_class_is_named(predicted_yes: int, advice: bool) -> None:
     """8 of 100 holdout rows are 'yes': labelling fewer than a quarter of that 'yes' misses most
     of them while its accuracy looks like the majority label's 0.92."""
-    from trainer.tasks import make_task, positive_rates
+    from trainer.recipe.task import make_task, positive_rates
 
     task = make_task("classification", ("no", "yes"), "yes", "roc_auc")
     y = np.array(["yes"] * 8 + ["no"] * 92)
@@ -519,8 +525,8 @@ def test_a_floor_under_the_other_tasks_name_is_refused(
     kind: str, gates: dict[str, Any], message: str, tmp_path: Path
 ) -> None:
     """It was accepted and never applied: a regression with min_cv_score 0.9 registered at R² 0.48."""
-    from trainer.config import load_recipe
-    from trainer.training_recipe import checked
+    from trainer.catalogue.training_recipe import checked
+    from trainer.recipe.settings import load_recipe
 
     path = tmp_path / "r.yaml"
     recipe = load_recipe(
@@ -540,7 +546,7 @@ def test_labels_are_ordered_as_scikit_learn_orders_its_classes(labels: tuple[Any
     """The model card, the `labels` tag and predict_proba's columns name the classes in one order."""
     from sklearn.linear_model import LogisticRegression
 
-    from trainer.tasks import label_order
+    from trainer.recipe.task import label_order
 
     y = np.array(
         [labels[i % len(labels)] for i in range(30)], dtype=object if isinstance(labels[0], str) else None
@@ -582,10 +588,10 @@ def test_two_class_settings_on_three_classes_are_refused() -> None:
 def test_halving_reports_every_metric_of_its_best_point_as_a_grid_search_does(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from trainer.classifiers import CLASSIFIERS
-    from trainer.config import SearchSettings, load_recipe
-    from trainer.plan import make_plan
-    from trainer.search import search_candidate
+    from trainer.catalogue.classifiers import CLASSIFIERS
+    from trainer.recipe.settings import SearchSettings, load_recipe
+    from trainer.search.candidate_search import search_candidate
+    from trainer.search.plan import make_plan
 
     schema = load_schema(CREDIT_SCHEMA)
     recipe = load_recipe(credit_recipe(tmp_path / "r.yaml"))

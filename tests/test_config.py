@@ -9,8 +9,10 @@ import pytest
 import yaml
 from helpers import SUITE
 
-from trainer.candidates import check_candidates
-from trainer.config import (
+from trainer.catalogue.regressors import check_candidates
+from trainer.data.schema import load_schema
+from trainer.errors import ConfigError, ContractError
+from trainer.recipe.settings import (
     CVSettings,
     GateSettings,
     PromotionSettings,
@@ -18,8 +20,6 @@ from trainer.config import (
     SplitSettings,
     load_recipe,
 )
-from trainer.errors import ConfigError, ContractError
-from trainer.schema import load_schema
 
 pytestmark = pytest.mark.unit
 

@@ -14,10 +14,11 @@ import pytest
 import yaml
 from helpers import RAW_CSV, ROOT, SCHEMA, SUITE, sha256
 
-from trainer import contract, contract_failures, csv_reader
-from trainer.cli import main
+from trainer.cli.main import main
+from trainer.data import contract, csv_reader
+from trainer.data import contract_messages as contract_failures
+from trainer.data.schema import load_schema
 from trainer.errors import EXIT_CONTRACT, EXIT_ERROR, EXIT_OK
-from trainer.schema import load_schema
 
 CONTRACT_ARTIFACTS = {
     "contract/validation_result.json",

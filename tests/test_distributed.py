@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from helpers import RAW_CSV, SCHEMA, sha256
 
-from trainer import distributed
-from trainer.cli import main
+from trainer.cli.main import main
 from trainer.errors import EXIT_ERROR, EXIT_OK, TrainerError
+from trainer.search import dask_workers as distributed
 
 pytest.importorskip("dask.distributed")
 from dask.distributed import LocalCluster
@@ -218,7 +218,11 @@ def test_workers_without_trainer_get_this_checkout_uploaded() -> None:
     client = FakeClient([{**local, "trainer_digest": None}], after_upload=[local])
     assert distributed.check_workers(client, local) == {"tcp://10.0.0.0:1": local}
     assert len(client.uploaded) == 1
-    assert {"trainer/__init__.py", "trainer/distributed.py", "trainer/search.py"} <= set(client.uploaded[0])
+    assert {
+        "trainer/__init__.py",
+        "trainer/search/dask_workers.py",
+        "trainer/search/candidate_search.py",
+    } <= set(client.uploaded[0])
 
 
 @pytest.mark.system
@@ -227,7 +231,7 @@ def test_package_zip_is_importable_and_has_the_same_digest(tmp_path: Path) -> No
     archive = distributed.package_zip(tmp_path, local["trainer_digest"])
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import trainer, trainer.errors; "
-        "from trainer.distributed import local_environment as env; "
+        "from trainer.search.dask_workers import local_environment as env; "
         "print(trainer.__file__); print(env()['trainer_digest'])"
     )
     out = subprocess.run(

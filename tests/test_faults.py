@@ -52,7 +52,7 @@ PROGRESS = re.compile(r"^\[\s*\d+/\d+\] ")  # per-candidate lines: "[ 1/3] dummy
 # guard only). The two registration stalls lie after create_model_version (the version is
 # `pending`) and before validation_status=passed.
 _RUN_TRAINER = """
-from trainer.cli import main
+from trainer.cli.main import main
 raise SystemExit(main(sys.argv[2:]))
 """
 STALLED = "STALLED"  # the marker the registration stalls print
@@ -68,8 +68,8 @@ import faulthandler, logging, signal, sys
 inherited = "ignored" if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else "default"
 print(f"inherited SIGINT disposition: {inherited}", file=sys.stderr, flush=True)
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # a hang guard's stack dump (signal_and_wait)
-import trainer.search
-_search = trainer.search.search_candidate
+import trainer.search.candidate_search
+_search = trainer.search.candidate_search.search_candidate
 _calls = []
 def _stalled(spec, *args, **kwargs):
     _calls.append(spec.name)
@@ -78,10 +78,10 @@ def _stalled(spec, *args, **kwargs):
         while True:
             _search(spec, *args, **kwargs)
     return _search(spec, *args, **kwargs)
-trainer.search.search_candidate = _stalled
+trainer.search.candidate_search.search_candidate = _stalled
 # one candidate at a time (not one stream of every candidate's folds), so that the stall above is hit
-trainer.search._streamed = lambda specs, recipe, plan: (
-    trainer.search.search_candidate(s, recipe.candidates[s.name], plan) for s in specs
+trainer.search.candidate_search._streamed = lambda specs, recipe, plan: (
+    trainer.search.candidate_search.search_candidate(s, recipe.candidates[s.name], plan) for s in specs
 )
 """
     + _RUN_TRAINER
@@ -123,13 +123,13 @@ sqlalchemy.orm.Session.add = _stalled
 STALL_AFTER_HOLDER_READ = (
     """
 import sys, time
-import trainer.promote
-_holder = trainer.promote.alias_holder
+import trainer.registry.promote
+_holder = trainer.registry.promote.alias_holder
 def _stalled(*args, **kwargs):
     found = _holder(*args, **kwargs)
     time.sleep(float(sys.argv[1]))
     return found
-trainer.promote.alias_holder = _stalled
+trainer.registry.promote.alias_holder = _stalled
 """
     + _RUN_TRAINER
 )
@@ -140,26 +140,26 @@ trainer.promote.alias_holder = _stalled
 STALL_AFTER_REGISTRATION = (
     """
 import sys, time
-import trainer.record
-_timings = trainer.record.timings
+import trainer.recording.steps
+_timings = trainer.recording.steps.timings
 def _stalled(*args, **kwargs):
     print("STALLED recording the timings", file=sys.stderr, flush=True)
     time.sleep(float(sys.argv[1]))
     return _timings(*args, **kwargs)
-trainer.record.timings = _stalled
+trainer.recording.steps.timings = _stalled
 """
     + _RUN_TRAINER
 )
 STALL_BEFORE_PASSED = (
     """
 import sys, time
-import trainer.finalise
-_mark = trainer.finalise.mark_passed
+import trainer.registry.validation_status
+_mark = trainer.registry.validation_status.mark_passed
 def _stalled(*args, **kwargs):
     print("STALLED after the run closed, before passed", file=sys.stderr, flush=True)
     time.sleep(float(sys.argv[1]))
     return _mark(*args, **kwargs)
-trainer.finalise.mark_passed = _stalled
+trainer.registry.validation_status.mark_passed = _stalled
 """
     + _RUN_TRAINER
 )
@@ -196,7 +196,7 @@ class Base:
 def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     """Version 1 trained, registered and promoted to `champion` once for the module."""
     from trainer.pipeline import run_train
-    from trainer.promote import PromotionRequest, promote
+    from trainer.registry.promote import PromotionRequest, promote
 
     root = tmp_path_factory.mktemp("faults-base")
     csv = root / "data.csv"
@@ -492,17 +492,17 @@ def _fail_closing_the_run(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -
 
 
 def _patch_window(window: str, exc: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
-    import trainer.finalise
-    import trainer.record
+    import trainer.recording.steps
+    import trainer.registry.validation_status
 
     if window == "model-card":  # inside registration, after create_model_version
         monkeypatch.setattr(MlflowClient, "update_model_version", _raise(exc))
     elif window == "timings":  # after registration, the run still open
-        monkeypatch.setattr(trainer.record, "timings", _raise(exc))
+        monkeypatch.setattr(trainer.recording.steps, "timings", _raise(exc))
     elif window == "closing-the-run":
         _fail_closing_the_run(monkeypatch, exc)
     else:  # "marking-passed": the run has closed, the last write fails
-        monkeypatch.setattr(trainer.finalise, "mark_passed", _raise(exc))
+        monkeypatch.setattr(trainer.registry.validation_status, "mark_passed", _raise(exc))
 
 
 WINDOWS = ["model-card", "timings", "closing-the-run", "marking-passed"]
@@ -521,7 +521,7 @@ def test_no_version_outlives_its_failed_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A failure (or Ctrl-C) in any window after version 2 exists withdraws it and fails the run."""
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     exc, exit_code, status = SIGNALS[how]
     _patch_window(window, exc, monkeypatch)
@@ -546,10 +546,10 @@ def test_no_version_outlives_its_failed_run(
 def test_withdrawal_that_cannot_delete_leaves_the_version_failed(
     store: Store, base: Base, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import trainer.record
-    from trainer.cli import main
+    import trainer.recording.steps
+    from trainer.cli.main import main
 
-    monkeypatch.setattr(trainer.record, "timings", _raise(Boom("disk full")))
+    monkeypatch.setattr(trainer.recording.steps, "timings", _raise(Boom("disk full")))
     monkeypatch.setattr(MlflowClient, "delete_model_version", _raise(Boom("store read-only")))
     with using_store(store.uri):
         assert main(train_args(base)) == 1
@@ -633,7 +633,7 @@ def test_sigkill_after_the_alias_moved_is_repaired_by_the_next_promote(
 
 @pytest.mark.unit
 def test_explain_never_says_never_promoted_for_an_alias_holder() -> None:
-    from trainer.explain import promotion_line
+    from trainer.registry.explain import promotion_line
 
     assert promotion_line({}, []) == "promotion: never promoted"
     assert "never promoted" not in promotion_line({}, ["champion"])
@@ -751,7 +751,7 @@ def test_plain_postgresql_uri_uses_the_pinned_driver(monkeypatch: pytest.MonkeyP
     """As deploy/server.sh does: plain postgresql:// (or postgres://) runs with psycopg2."""
     import mlflow
 
-    from trainer.tracking import use_driver
+    from trainer.tracking.runs import use_driver
 
     seen: list[str] = []
     monkeypatch.setattr(mlflow, "set_tracking_uri", seen.append)
@@ -838,7 +838,7 @@ def test_password_in_tracking_uri_is_redacted(base: Base) -> None:
 
 @pytest.mark.unit
 def test_redact_uri_in_process(caplog: pytest.LogCaptureFixture) -> None:
-    from trainer.tracking import redact_uri
+    from trainer.tracking.runs import redact_uri
 
     assert (
         redact_uri(f"https://me:{SECRET}@host.example:8443/p?q=1") == "https://me:***@host.example:8443/p?q=1"

@@ -13,10 +13,10 @@ import pytest
 from helpers import SCHEMA
 from sklearn.linear_model import Ridge
 
-from trainer.config import Recipe, load_recipe
-from trainer.features import build_pipeline, build_preprocessor, summarize_features
-from trainer.schema import Schema, load_schema
-from trainer.split import Split, canonical_order, split_data
+from trainer.data.features import build_pipeline, build_preprocessor, summarize_features
+from trainer.data.schema import Schema, load_schema
+from trainer.data.split import Split, canonical_order, split_data
+from trainer.recipe.settings import Recipe, load_recipe
 from trainer.transforms import date_to_number, year_quarter_to_number
 
 pytestmark = pytest.mark.unit

@@ -12,15 +12,15 @@ import pytest
 from helpers import SCHEMA
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 
-from trainer.blend import blend_pipeline, search_blend
-from trainer.candidates import CATALOGUE
-from trainer.classifiers import CLASSIFIERS
-from trainer.config import SearchSettings
-from trainer.features import build_pipeline
-from trainer.plan import SearchPlan
-from trainer.schema import load_schema
-from trainer.search import prefixed, search_candidate
-from trainer.tasks import Task, sign
+from trainer.catalogue.classifiers import CLASSIFIERS
+from trainer.catalogue.regressors import CATALOGUE
+from trainer.data.features import build_pipeline
+from trainer.data.schema import load_schema
+from trainer.recipe.settings import SearchSettings
+from trainer.recipe.task import Task, sign
+from trainer.search.blend import blend_pipeline, search_blend
+from trainer.search.candidate_search import prefixed, search_candidate
+from trainer.search.plan import SearchPlan
 
 CREDIT_SCHEMA = SCHEMA.parent / "credit_scoring.yaml"
 CREDIT_CSV = SCHEMA.parent / "raw" / "credit_scoring.csv"

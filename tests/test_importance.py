@@ -1,4 +1,4 @@
-"""Permutation importance (trainer.importance): the same numbers as scikit-learn's
+"""Permutation importance (trainer.registry.importance): the same numbers as scikit-learn's
 `permutation_importance` for every kind of scorer the tasks use, on one process or two."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sklearn.metrics import average_precision_score, make_scorer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from trainer.importance import REPEATS, SEED, importance_by_column
+from trainer.registry.importance import REPEATS, SEED, importance_by_column
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +51,7 @@ def _targets(X: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 CASES = [
-    # (task, model, scoring): the scorers trainer.tasks hands over, by name or as objects
+    # (task, model, scoring): the scorers trainer.recipe.task hands over, by name or as objects
     ("regression", HistGradientBoostingRegressor(max_iter=30, random_state=0), "r2"),
     (
         "regression",

@@ -16,13 +16,13 @@ import pytest
 import yaml
 from helpers import DEFAULT_RECIPE, init_store, run_trainer, train_runs, trainer_lines, using_store, versions
 
-from trainer import contract
-from trainer.candidates import check_candidates
-from trainer.cli import main
-from trainer.config import GateSettings, load_recipe
+from trainer.catalogue.regressors import check_candidates
+from trainer.cli.main import main
+from trainer.data import contract
+from trainer.data.schema import load_schema
 from trainer.errors import ContractError
-from trainer.profile import profile
-from trainer.schema import load_schema
+from trainer.onboarding.profile import profile
+from trainer.recipe.settings import GateSettings, load_recipe
 
 
 def _draft(csv: Path, out: Path, *extra: str) -> int:
@@ -31,7 +31,7 @@ def _draft(csv: Path, out: Path, *extra: str) -> int:
 
 @pytest.fixture
 def mixed(write_csv: Callable[..., Path]) -> Path:
-    """One column per rule of trainer/profile.py."""
+    """One column per rule of trainer/onboarding/profile.py."""
     rng = np.random.default_rng(0)
     n = 300
     y = rng.normal(50, 10, size=n)
@@ -226,7 +226,7 @@ NOT_ID_LIKE = ["malic_acid", "citric acid", "is_paid", "fluid", "valid", "covid"
 @pytest.mark.parametrize("name", ID_LIKE + NOT_ID_LIKE)
 def test_id_like_names_are_words_not_letters(name: str) -> None:
     """A column ending in the letters i-d (acid, valid, is_paid) is not taken for an id and ignored."""
-    from trainer.profile import ID_NAME
+    from trainer.onboarding.profile import ID_NAME
 
     assert bool(ID_NAME.search(name)) == (name in ID_LIKE)
 
@@ -349,8 +349,8 @@ def test_default_gates_travel_and_star_keeps_its_floor() -> None:
 
 @pytest.mark.unit
 def test_a_gate_failure_names_the_number_and_the_file() -> None:
-    from trainer.results import CandidateResult
-    from trainer.select import GatesFailed, select
+    from trainer.search.results import CandidateResult
+    from trainer.search.selection import GatesFailed, select
 
     def result(name: str, cv_r2: float, complexity: int) -> CandidateResult:
         return CandidateResult(name, complexity, 1, {}, cv_r2, 0.01, 0.1, 0.1, pd.DataFrame())
@@ -395,7 +395,7 @@ def test_a_new_dataset_from_init_to_a_registered_model(tmp_path: Path) -> None:
 @pytest.mark.unit
 def test_classification_target_drafts_labels_metric_and_classifiers(tmp_path: Path) -> None:
     """A target of classes gets `task: classification`, its labels in the suite and classifiers."""
-    from trainer.draft import Asked, write_drafts
+    from trainer.onboarding.draft import Asked, write_drafts
 
     rows = 300
     frame = pd.DataFrame(
@@ -433,7 +433,7 @@ def test_the_drafted_positive_class_is_the_rarer_label(
     tmp_path: Path, labels: list[str], positive: str
 ) -> None:
     """The event a yes/no model is asked to find is usually the rarer one (default, churn, disease)."""
-    from trainer.draft import Asked, write_drafts
+    from trainer.onboarding.draft import Asked, write_drafts
 
     data = tmp_path / "events.csv"
     pd.DataFrame({"x": [float(i) for i in range(30)], "outcome": labels * 3}).to_csv(data, index=False)
@@ -447,7 +447,7 @@ def test_the_drafted_positive_class_is_the_rarer_label(
 def test_a_rare_positive_class_gets_its_threshold_chosen(tmp_path: Path, positives: int, chosen: str) -> None:
     """Below a fifth of the rows, a classifier's P(positive) seldom reaches 0.5: the drafted recipe
     chooses the threshold that maximises F1 on out-of-fold predictions instead."""
-    from trainer.draft import Asked, write_drafts
+    from trainer.onboarding.draft import Asked, write_drafts
 
     data = tmp_path / "events.csv"
     outcome = ["yes"] * positives + ["no"] * (100 - positives)
@@ -472,7 +472,7 @@ def test_init_warns_of_a_label_too_rare_for_the_drafted_folds(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The training would stop at its label check (exit 2); the draft says so first."""
-    from trainer.draft import Asked, write_drafts
+    from trainer.onboarding.draft import Asked, write_drafts
 
     frame = pd.DataFrame({"x": range(200), "y": ["a"] * 100 + ["b"] * 98 + ["c"] * 2})
     (tmp_path / "d.csv").write_text(frame.to_csv(index=False))
@@ -490,9 +490,9 @@ def test_a_target_of_numbers_or_true_false_drafts_a_schema_that_loads(
     labels: tuple[Any, Any], rarer: Any, tmp_path: Path
 ) -> None:
     """The rarer label is written as YAML writes it (1, false), read back as the label itself."""
-    from trainer.draft import Asked, write_drafts
-    from trainer.suite import target_labels
-    from trainer.tasks import make_task
+    from trainer.data.suite import target_labels
+    from trainer.onboarding.draft import Asked, write_drafts
+    from trainer.recipe.task import make_task
 
     common = labels[0] if rarer == labels[1] else labels[1]
     frame = pd.DataFrame({"x": [i % 7 for i in range(120)], "y": [common] * 80 + [rarer] * 40})

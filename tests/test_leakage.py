@@ -17,11 +17,11 @@ import pytest
 import yaml
 from helpers import SCHEMA, SUITE, train_runs, versions
 
-from trainer.config import LeakageSettings, load_recipe
+from trainer.data.schema import load_schema
+from trainer.data.split import split_data
 from trainer.errors import ContractError
-from trainer.leakage import LeakageReport, classify, detect, enforce
-from trainer.schema import load_schema
-from trainer.split import split_data
+from trainer.leakage.detector import LeakageReport, classify, detect, enforce
+from trainer.recipe.settings import LeakageSettings, load_recipe
 
 SETTINGS = LeakageSettings()
 
@@ -119,7 +119,7 @@ def test_a_text_column_with_many_levels_is_scored(
     synthetic: tuple[pd.DataFrame, np.ndarray], levels: int
 ) -> None:
     """Up to 63 levels (the model's most) as categories, more as ordered codes: never a failed fit."""
-    from trainer.leakage_scores import encoded
+    from trainer.leakage.scores import encoded
 
     X, y = synthetic
     X = X.assign(city=[f"city-{i % levels}" for i in range(len(X))])
@@ -135,7 +135,7 @@ def test_the_detectors_scores_are_cross_val_scores(synthetic: tuple[pd.DataFrame
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.model_selection import KFold, cross_val_score
 
-    from trainer.leakage_scores import _cv_score, encoded
+    from trainer.leakage.scores import _cv_score, encoded
 
     X, y = synthetic
     X = X.assign(a=X["a"].where(X.index % 7 != 0))
@@ -162,7 +162,7 @@ def test_the_detectors_scores_are_cross_val_scores(synthetic: tuple[pd.DataFrame
 def test_brier_skill_is_one_minus_sklearns_brier_score_over_the_class_frequencies() -> None:
     from sklearn.metrics import brier_score_loss
 
-    from trainer.leakage_scores import brier_skill
+    from trainer.leakage.scores import brier_skill
 
     rng = np.random.default_rng(0)
     labels = np.array([0.0, 1.0, 2.0])
@@ -267,7 +267,7 @@ def test_train_blocks_a_row_id_then_trains_when_acknowledged(
 ) -> None:
     import mlflow
 
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     data = write_csv(sample_frame.assign(row_number=np.arange(len(sample_frame)) + 1), "rows.csv")
     base = yaml.safe_load(SCHEMA.read_text())
@@ -319,7 +319,7 @@ def test_one_registered_model_one_contract(
     """A schema with other features under the same name: refused in one line, before any work."""
     import mlflow
 
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     base = yaml.safe_load(SCHEMA.read_text())
     argv = ["--data", str(sample_csv), "--recipe", str(small_recipe)]

@@ -13,12 +13,12 @@ import pytest
 from helpers import SCHEMA, write_recipe
 from mlflow import MlflowClient
 
-from trainer import environment
-from trainer.candidates import check_candidates
-from trainer.classifiers import catalogue
-from trainer.features import build_pipeline
+from trainer.catalogue.classifiers import catalogue
+from trainer.catalogue.regressors import check_candidates
+from trainer.data.features import build_pipeline
+from trainer.data.schema import load_schema
+from trainer.model import environment
 from trainer.pipeline import run_train
-from trainer.schema import load_schema
 
 MODEL = "test-lightgbm"
 # the grid the default recipe would search (a small one keeps the fits cheap here)

@@ -13,7 +13,7 @@ import pytest
 from helpers import init_store, sha256, using_store
 from mlflow.exceptions import MlflowException
 
-from trainer.lineage import ATTEMPTS, is_dataset_key_clash, logged_despite_a_concurrent_run
+from trainer.tracking.lineage import ATTEMPTS, is_dataset_key_clash, logged_despite_a_concurrent_run
 
 POSTGRES_CLASH = (
     "BAD_REQUEST: (psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "
@@ -162,7 +162,7 @@ def test_a_training_that_loses_the_race_for_its_data_still_trains(
     from mlflow import MlflowClient
     from mlflow.entities import Dataset, DatasetInput
 
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     client = MlflowClient()
     found = client.get_experiment_by_name("test-small")

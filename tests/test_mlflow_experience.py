@@ -96,7 +96,7 @@ def test_plain_mlflow_run_records_in_the_recipes_experiment(
 def test_usage_errors_have_their_own_exit_code(
     argv: list[str], code: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trainer.cli import EPILOG, main
+    from trainer.cli.main import EPILOG, main
 
     with pytest.raises(SystemExit) as exited:
         main(argv)
@@ -129,7 +129,7 @@ def test_usage_errors_have_their_own_exit_code(
 def test_a_mistyped_option_is_named_with_a_hint(
     argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     with pytest.raises(SystemExit) as exited:
         main(argv)
@@ -145,7 +145,7 @@ def _python_blocks(markdown: str, needle: str) -> list[str]:
 
 
 def _train(recipe: Path, data: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     assert main(["train", "--recipe", str(recipe), "--data", str(data)]) == 0, caplog.text
 
@@ -193,7 +193,7 @@ def test_on_register_champion_and_the_readme_and_card_snippets_run_as_written(
 
 @pytest.mark.unit
 def test_a_long_phase_off_a_terminal_logs_a_heartbeat(caplog: pytest.LogCaptureFixture) -> None:
-    from trainer.progress import Progress
+    from trainer.tracking.progress import Progress
 
     with Progress("search", total=3, interval=0.01, tty=False) as progress:
         progress.advance("dummy")
@@ -202,7 +202,7 @@ def test_a_long_phase_off_a_terminal_logs_a_heartbeat(caplog: pytest.LogCaptureF
 
 @pytest.mark.unit
 def test_a_long_phase_on_a_terminal_draws_a_counted_bar(capsys: pytest.CaptureFixture[str]) -> None:
-    from trainer.progress import Progress
+    from trainer.tracking.progress import Progress
 
     with Progress("search", total=2, tty=True) as progress:
         progress.advance("dummy")
@@ -238,7 +238,7 @@ def test_a_registered_model_serves_rows_with_and_without_nulls(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from trainer.schema import load_schema
+    from trainer.data.schema import load_schema
 
     _train(small_recipe, sample_csv, caplog)
     signature = mlflow.models.get_model_info("models:/test-small/1").signature
@@ -288,7 +288,7 @@ def test_a_category_is_the_one_learned_sent_as_text_number_or_boolean(
     MLflow's scoring server makes of a JSON or CSV request body; a JSON null is answered too."""
     from mlflow.pyfunc.scoring_server import infer_and_parse_data, parse_csv_input
 
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     rng = np.random.default_rng(0)
     n = 240
@@ -335,7 +335,7 @@ def test_explain_takes_every_model_uri_form_keeps_types_and_flags_ungated_aliase
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from trainer.cli import main
+    from trainer.cli.main import main
 
     recipe = make_recipe(
         candidates={"dummy": {}, "ridge": {"alpha": [1.0]}},
@@ -375,8 +375,8 @@ def test_explain_takes_every_model_uri_form_keeps_types_and_flags_ungated_aliase
 def test_the_contract_report_is_one_self_contained_page(
     sample_frame: pd.DataFrame, write_csv: Callable[..., Path]
 ) -> None:
-    from trainer.contract import validate
-    from trainer.schema import load_schema
+    from trainer.data.contract import validate
+    from trainer.data.schema import load_schema
 
     bad = sample_frame.assign(gender=["robot", *sample_frame["gender"].iloc[1:]])
     page = validate(write_csv(bad, "bad.csv"), load_schema(SCHEMA)).report_html

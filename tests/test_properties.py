@@ -4,7 +4,7 @@ Each example starts from a 300-row sample of data/raw/star_grade3.csv, applies a
 frame corruptions (drop/rename columns, NaN, strings, huge numbers, duplicated ids, shuffled
 rows) and at most one byte-level corruption (truncation, another delimiter, stray bytes), then:
 
-- `trainer.contract.validate` returns a result or raises a `TrainerError` subclass - nothing else;
+- `trainer.data.contract.validate` returns a result or raises a `TrainerError` subclass - nothing else;
 - `trainer validate` exits 0/1/2 with exactly one ERROR line on failure, never "unexpected error";
 - `trainer train --no-register` exits 0-3, and a failed training leaves no model anywhere.
 """
@@ -25,10 +25,10 @@ from helpers import RAW_CSV, SCHEMA, init_store, raw_sample, sha256, train_runs,
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from trainer.cli import main
-from trainer.contract import validate
+from trainer.cli.main import main
+from trainer.data.contract import validate
+from trainer.data.schema import load_schema
 from trainer.errors import TrainerError
-from trainer.schema import load_schema
 
 ROWS = 300
 EXPERIMENT = "properties"

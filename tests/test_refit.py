@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 from helpers import SCHEMA
 
-from trainer.blend import BLEND
-from trainer.candidates import CATALOGUE
-from trainer.features import build_pipeline
-from trainer.refit import refit
-from trainer.results import CandidateResult
-from trainer.schema import load_schema
-from trainer.split import Split
-from trainer.tasks import Task
+from trainer.catalogue.regressors import CATALOGUE
+from trainer.data.features import build_pipeline
+from trainer.data.schema import load_schema
+from trainer.data.split import Split
+from trainer.model.refit import refit
+from trainer.recipe.task import Task
+from trainer.search.blend import BLEND
+from trainer.search.results import CandidateResult
 
 pytestmark = pytest.mark.unit
 

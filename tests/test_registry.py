@@ -15,10 +15,10 @@ import pytest
 from helpers import serving_python, write_recipe
 from mlflow import MlflowClient
 
-from trainer.cli import main
+from trainer.cli.main import main
 from trainer.errors import TrainerError
 from trainer.pipeline import run_train
-from trainer.register import MODEL_VERSIONS_TAG
+from trainer.registry.register import MODEL_VERSIONS_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw" / "star_grade3.csv"
@@ -123,11 +123,11 @@ def test_model_requirements_pin_only_what_the_pipeline_loads_with(monkeypatch: p
     """A serving environment gets exact pins of the core stack, and XGBoost/CatBoost/LightGBM only if used."""
     from importlib import metadata
 
-    from trainer import environment
-    from trainer.blend import blend_pipeline
-    from trainer.candidates import CATALOGUE
-    from trainer.features import build_pipeline
-    from trainer.schema import load_schema
+    from trainer.catalogue.regressors import CATALOGUE
+    from trainer.data.features import build_pipeline
+    from trainer.data.schema import load_schema
+    from trainer.model import environment
+    from trainer.search.blend import blend_pipeline
 
     schema = load_schema(SCHEMA)
 
@@ -168,8 +168,8 @@ def test_card_wording_without_a_schema_description() -> None:
     """Generic code names no dataset: without a description, the wording is neutral."""
     import dataclasses
 
-    from trainer.card import predicts, registered_model_description
-    from trainer.schema import load_schema
+    from trainer.data.schema import load_schema
+    from trainer.registry.card import predicts, registered_model_description
 
     schema = dataclasses.replace(load_schema(SCHEMA), description="")
     assert predicts(schema) == "predicts `math3` from the columns in schema.yaml"
@@ -181,7 +181,7 @@ def test_card_wording_without_a_schema_description() -> None:
 @pytest.mark.unit
 def test_importance_rows_are_bounded_seeded_and_described() -> None:
     """Permutation importance uses every holdout row up to the bound, else the same seeded sample."""
-    from trainer import importance
+    from trainer.registry import importance
 
     assert importance.sample_rows(7, limit=10).tolist() == list(range(7))
     first, again = importance.sample_rows(50, limit=10), importance.sample_rows(50, limit=10)

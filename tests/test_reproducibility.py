@@ -152,9 +152,9 @@ def assert_same_model(a: Trained, b: Trained) -> None:
 
 
 def holdout_rows(data: Path, recipe: Path) -> pd.DataFrame:
-    from trainer.config import load_recipe
-    from trainer.schema import load_schema
-    from trainer.split import split_data
+    from trainer.data.schema import load_schema
+    from trainer.data.split import split_data
+    from trainer.recipe.settings import load_recipe
 
     schema = load_schema(SCHEMA)
     return split_data(pd.read_csv(data), schema, load_recipe(recipe).split).X_test

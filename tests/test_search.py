@@ -14,17 +14,17 @@ import pandas as pd
 import pytest
 from helpers import RAW_CSV, SCHEMA, sha256
 
-from trainer.candidates import CATALOGUE
-from trainer.cli import main
-from trainer.config import Recipe, SearchSettings, load_recipe
+from trainer.catalogue.regressors import CATALOGUE
+from trainer.cli.main import main
+from trainer.data.features import build_pipeline
+from trainer.data.schema import load_schema
+from trainer.data.split import split_data
 from trainer.errors import EXIT_ERROR, EXIT_GATE, EXIT_OK, GateError, TrainerError
-from trainer.features import build_pipeline
-from trainer.plan import SearchPlan, make_plan
-from trainer.results import CandidateResult, rank
-from trainer.schema import load_schema
-from trainer.search import prefixed, search_candidate
-from trainer.select import select
-from trainer.split import split_data
+from trainer.recipe.settings import Recipe, SearchSettings, load_recipe
+from trainer.search.candidate_search import prefixed, search_candidate
+from trainer.search.plan import SearchPlan, make_plan
+from trainer.search.results import CandidateResult, rank
+from trainer.search.selection import select
 
 LEADERBOARD = {"leaderboard/leaderboard.csv", "leaderboard/leaderboard.md", "leaderboard/leaderboard.png"}
 
@@ -389,7 +389,7 @@ def test_halving_scores_the_last_rounds_best_point_on_every_row(
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingGridSearchCV
 
-    from trainer import search
+    from trainer.search import candidate_search as search
 
     real, rounds = search.halving_search, []
 
@@ -449,7 +449,7 @@ def test_two_stage_samples_as_randomized_search_then_tries_the_best_points_neigh
 
 @pytest.mark.unit
 def test_child_runs_written_in_the_background_report_the_first_failure() -> None:
-    from trainer.candidate_runs import ChildRuns
+    from trainer.recording.candidate_runs import ChildRuns
 
     written: list[int] = []
 
@@ -473,7 +473,7 @@ def test_child_runs_written_in_the_background_report_the_first_failure() -> None
 def test_child_runs_are_all_written_when_the_training_stops(stop: type[BaseException]) -> None:
     import threading
 
-    from trainer.candidate_runs import ChildRuns
+    from trainer.recording.candidate_runs import ChildRuns
 
     release, written = threading.Event(), []
     with pytest.raises(stop), ChildRuns() as children:
@@ -486,7 +486,7 @@ def test_child_runs_are_all_written_when_the_training_stops(stop: type[BaseExcep
 
 @pytest.mark.unit
 def test_a_write_lost_after_the_training_failed_is_named(caplog: pytest.LogCaptureFixture) -> None:
-    from trainer.candidate_runs import ChildRuns
+    from trainer.recording.candidate_runs import ChildRuns
 
     def refused() -> None:
         raise RuntimeError("store refused the write")
@@ -510,7 +510,7 @@ def test_a_child_run_that_cannot_be_written_fails_the_training(
 ) -> None:
     from mlflow.exceptions import MlflowException
 
-    from trainer import record
+    from trainer.recording import steps as record
 
     def refused(result: CandidateResult, parent: Any) -> str:
         raise MlflowException(f"store refused the run of '{result.name}'")

@@ -10,8 +10,8 @@ import pytest
 from conftest import RAW_CSV, SCHEMA, sha256
 
 from bench.synthetic import generate, main
-from trainer import contract
-from trainer.schema import Schema, load_schema
+from trainer.data import contract
+from trainer.data.schema import Schema, load_schema
 
 pytestmark = pytest.mark.unit
 

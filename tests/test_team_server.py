@@ -299,7 +299,7 @@ def test_a_concurrently_created_experiment_is_still_the_active_one(
     from mlflow.tracking import fluent
     from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
-    from trainer import tracking
+    from trainer.tracking import runs as tracking
 
     with using_store(init_store(tmp_path / "race.db", [])) as client:
         other = client.create_experiment("raced")  # the other trainer won the race

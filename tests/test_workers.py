@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from joblib import Parallel, delayed, parallel_config
 
-from trainer.candidates import CATALOGUE
-from trainer.config import LeakageSettings
-from trainer.leakage import detect
-from trainer.workers import WarmUp, warm_up
+from trainer.catalogue.regressors import CATALOGUE
+from trainer.leakage.detector import detect
+from trainer.recipe.settings import LeakageSettings
+from trainer.search.local_workers import WarmUp, warm_up
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +48,7 @@ def test_a_warm_up_not_yet_waited_for_is_handed_to_the_next_caller() -> None:
 
 
 def test_a_failure_before_the_training_takes_the_workers_over_waits_for_them() -> None:
-    from trainer import workers
+    from trainer.search import local_workers as workers
 
     warm = warm_up(2, [CATALOGUE["ridge"].make])
     with pytest.raises(RuntimeError, match="store unavailable"), workers.waited_on_failure(warm):
@@ -63,7 +63,7 @@ def _child_processes() -> set[int]:
 
 
 def test_background_work_keeps_the_callers_backend_and_returns_or_raises() -> None:
-    from trainer.workers import in_background
+    from trainer.search.local_workers import in_background
 
     with parallel_config(backend="threading"):
         done = in_background(lambda: Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4)))

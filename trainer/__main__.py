@@ -1,5 +1,5 @@
 """`python -m trainer` entry point."""
 
-from trainer.cli import run
+from trainer.cli.main import run
 
 run()

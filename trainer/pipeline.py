@@ -6,39 +6,46 @@ from __future__ import annotations
 import logging
 import tempfile
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer import contract, environment, finalise, leakage, record, tracking, workers
-from trainer.candidate_runs import ChildRuns, mark_winner, searched
-from trainer.card import run_description
-from trainer.consistency import check_same_contract
+from trainer.catalogue.training_recipe import loaded
+from trainer.data import contract
+from trainer.data.features import summarize_features
+from trainer.data.schema import load_schema, schema_name
+from trainer.data.split import Split, split_data
 from trainer.errors import ContractError
-from trainer.features import summarize_features
-from trainer.plan import fit_cache, make_plan
-from trainer.progress import Progress
-from trainer.refit import refit
-from trainer.schema import load_schema, schema_name
-from trainer.select import GatesFailed, Selection, select
-from trainer.split import Split, split_data
-from trainer.tasks import Task, check_two_class_settings, make_task, positive_rates
-from trainer.timing import PhaseTimer
-from trainer.training_recipe import loaded
+from trainer.leakage import detector as leakage
+from trainer.model import environment
+from trainer.model.provenance import TrainingOutcome
+from trainer.model.refit import refit
+from trainer.recipe.task import Task, check_two_class_settings, make_task, positive_rates
+from trainer.recording import steps as record
+from trainer.recording.candidate_runs import ChildRuns, mark_winner, searched
+from trainer.registry import validation_status as finalise
+from trainer.registry.card import run_description
+from trainer.registry.consistency import check_same_contract
+from trainer.search import local_workers as workers
+from trainer.search.plan import fit_cache, make_plan
+from trainer.search.selection import GatesFailed, Selection, select
+from trainer.tracking import runs as tracking
+from trainer.tracking.progress import Progress
+from trainer.tracking.timing import PhaseTimer
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from sklearn.pipeline import Pipeline
 
-    from trainer.candidates import CandidateSpec
-    from trainer.config import Recipe
-    from trainer.features import FeatureSummary
-    from trainer.finish import Finishing
-    from trainer.plan import SearchPlan
-    from trainer.results import CandidateResult
-    from trainer.schema import Schema
+    from trainer.catalogue.regressors import CandidateSpec
+    from trainer.data.features import FeatureSummary
+    from trainer.data.schema import Schema
+    from trainer.model.calibration import Finishing
+    from trainer.recipe.settings import Recipe
+    from trainer.search.plan import SearchPlan
+    from trainer.search.results import CandidateResult
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +60,6 @@ class Prepared:
     features: FeatureSummary
     leakage: leakage.LeakageReport
     task: Task = Task()
-
-
-@dataclass(frozen=True)
-class TrainingOutcome:
-    """What a training hands back: the run, the fitted winner, scores and (maybe) the version."""
-
-    run_id: str
-    selection: Selection
-    pipeline: Pipeline
-    test_metrics: dict[str, float]
-    feature_digest: str
-    timings: dict[str, float]
-    model_version: str | None = None
-    finishing: Finishing | None = None  # classification: calibration and threshold
-    promoted_alias: str | None = None  # the alias the new version took (`promotion.on_register`)
-    predictions: np.ndarray | None = field(default=None, compare=False, repr=False)  # on the holdout
 
 
 def validated(data_path: Path, schema: Schema) -> contract.ContractResult:
@@ -178,7 +169,7 @@ def promoted(
     outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, data_path: Path, schema_path: Path
 ) -> TrainingOutcome:
     """The new version takes the recipe's alias if it scores at least as well as its holder."""
-    from trainer.promote import PromotionRequest, promote_on_register
+    from trainer.registry.promote import PromotionRequest, promote_on_register
 
     name, _, version = str(outcome.model_version).removeprefix("models:/").rpartition("/")
     alias = recipe.promotion.alias
@@ -252,7 +243,7 @@ def finished(
     """A classifier calibrated and thresholded as the recipe says (recorded); a regressor as it is."""
     if not prepared.task.is_classification:
         return model, None
-    from trainer.finish import finish
+    from trainer.model.calibration import finish
 
     model, finishing = finish(model, prepared.task, recipe.classification, prepared.split, plan.cv)
     record.finishing(finishing, prepared.task)
@@ -277,8 +268,8 @@ def fitted(
 
 def registered(outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, out: Path) -> str:
     """Log, prove and register the winner; returns `models:/NAME/VERSION`, still `pending`."""
-    from trainer import register
-    from trainer.context import TrainingContext
+    from trainer.model.provenance import TrainingContext
+    from trainer.registry import register
 
     context = TrainingContext(
         schema=prepared.schema,

@@ -22,7 +22,7 @@ STARTUP_COMMANDS = {
     "python -m bench.synthetic --help": ["-m", "bench.synthetic", "--help"],
 }
 TRAINING_IMPORTS = (
-    "import trainer.pipeline, trainer.contract, trainer.search, trainer.register, trainer.promote, trainer.audit, mlflow, mlflow.sklearn, "
+    "import trainer.pipeline, trainer.data.contract, trainer.search.candidate_search, trainer.registry.register, trainer.registry.promote, trainer.registry.audit, mlflow, mlflow.sklearn, "
     "great_expectations, sklearn.ensemble, sklearn.model_selection, xgboost, catboost, skops.io, "
     "matplotlib.pyplot"
 )
