@@ -37,7 +37,7 @@ lint: venv
 
 # The stages of trainer/ and their import arrows, module sizes and longest functions (drawn from the code).
 imports: venv
-	$(BIN)/python tests/test_architecture.py
+	$(BIN)/python tests/unit/test_architecture.py
 
 # The benchmark's own packages (bench/requirements.txt: FLAML for section g.) join the product's in one
 # pip call, so pip refuses a benchmark pin that would change a product pin (see that file).

@@ -1,10 +1,11 @@
 """The fixtures (the only ones): isolated MLflow stores, the raw data, small schema / recipe copies,
 and the layer check. The plain functions they are built on are in helpers.py.
 
-Layers (exactly one marker per test, checked at collection):
-  unit         no tracking store, no subprocess
-  integration  a temporary tracking store, in-process
-  system       `mlflow run`, subprocesses, signals, Dask, PostgreSQL
+Layers (a test's folder is its layer, set as its marker at collection):
+  tests/unit/         no tracking store, no subprocess           (`make test-fast`, `-m unit`)
+  tests/integration/  a temporary tracking store, in-process     (`-m integration`)
+  tests/system/       `mlflow run`, subprocesses, signals, Dask, PostgreSQL (`-m system`)
+Helpers that the tests of one topic share across layers live in tests/support/.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from helpers import (
 __all__ = ["DEFAULT_RECIPE", "RAW_CSV", "ROOT", "SCHEMA", "SUITE", "sha256"]
 
 SAMPLE_ROWS = 1500
+TESTS = Path(__file__).resolve().parent
 LAYERS = ("unit", "integration", "system")
 RAW_DIGEST = sha256(RAW_CSV)
 
@@ -53,16 +55,29 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def layer_of(path: Path) -> str | None:
+    """The layer a test file belongs to: the folder under tests/ it sits in."""
+    parts = path.resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in LAYERS else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the marker this sets
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test belongs to exactly one layer: fail collection otherwise (so it stays true)."""
+    """Every test's layer is its folder, set as its marker; a test outside the layer folders, or
+    marked with another layer, fails collection (so it stays true)."""
     wrong = []
     for item in items:
-        layers = sorted({m.name for m in item.iter_markers() if m.name in LAYERS})
-        if len(layers) != 1:
-            wrong.append(f"{item.nodeid}: {layers or 'no layer marker'}")
+        layer = layer_of(Path(item.path))
+        marked = sorted({m.name for m in item.iter_markers() if m.name in LAYERS} - {layer})
+        if layer is None or marked:
+            wrong.append(
+                f"{item.nodeid}: {'marked ' + ', '.join(marked) if marked else 'not in a layer folder'}"
+            )
+        else:
+            item.add_marker(getattr(pytest.mark, layer))
     if wrong:
         raise pytest.UsageError(
-            f"every test needs exactly one of the markers {', '.join(LAYERS)}:\n  " + "\n  ".join(wrong)
+            f"every test lives in exactly one of tests/{{{','.join(LAYERS)}}}/:\n  " + "\n  ".join(wrong)
         )
 
 

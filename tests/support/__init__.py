@@ -1,0 +1,1 @@
+"""What the tests of one topic share across layers (their fixtures and helpers)."""
