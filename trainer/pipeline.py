@@ -24,8 +24,8 @@ from trainer.model.provenance import TrainingOutcome
 from trainer.model.refit import refit
 from trainer.recipe.task import Task, check_two_class_settings, make_task, positive_rates
 from trainer.recording import steps as record
-from trainer.recording.candidate_runs import ChildRuns, mark_winner, searched
-from trainer.registry import validation_status as finalise
+from trainer.recording.candidate_runs import ChildRuns, ParentRun, mark_winner, searched
+from trainer.registry import validation_status
 from trainer.registry.card import run_description
 from trainer.registry.consistency import check_same_contract
 from trainer.search import local_workers as workers
@@ -36,13 +36,12 @@ from trainer.tracking.progress import Progress
 from trainer.tracking.timing import PhaseTimer
 
 if TYPE_CHECKING:
-    from mlflow.entities import Run
     from sklearn.pipeline import Pipeline
 
     from trainer.catalogue.regressors import CandidateSpec
     from trainer.data.features import FeatureSummary
     from trainer.data.schema import Schema
-    from trainer.model.calibration import Finishing
+    from trainer.model.calibration import DecisionRule
     from trainer.recipe.settings import Recipe
     from trainer.search.plan import SearchPlan
     from trainer.search.results import CandidateResult
@@ -112,33 +111,34 @@ def run_train(
     # withdrawn on any failure or signal before that
     with (
         closing(warm),
-        finalise.passed_last() as registration,
+        validation_status.passed_last() as registration,
         tracking.parent_run(name, tags, launched) as run,
         tempfile.TemporaryDirectory() as tmp,
         ChildRuns() as children,
     ):
         record.recipe(recipe)
         timer.add("setup", timer.elapsed())
-        prepared = prepare(data_path, schema_path, recipe, timer, (register, warm))
-        plan, results = search_step(specs, recipe, prepared, (run, timer, children))
+        prepared = prepare(data_path, schema_path, recipe, timer, warm, registering=register)
+        parent = ParentRun(run, timer, children)
+        plan, results = search_step(specs, recipe, prepared, parent)
         with timer.phase("select"):
-            selection = selected(results, recipe, Path(tmp), (run, children))
+            selection = select_step(results, recipe, Path(tmp), parent)
         children.check()
         if register:
             children.submit("importing registration's libraries", environment.preload)  # beside the refit
         with timer.phase("refit + holdout"), Progress(f"refit {selection.winner.name}"):
-            outcome = fitted(selection, recipe, prepared, plan, run.info.run_id)
+            outcome = refit_step(selection, recipe, prepared, plan, run.info.run_id)
         with timer.phase("logging"):  # what is left of the child runs' writes
             children.wait()
         if register:
             registration.run_id = run.info.run_id  # from here on the run may own a version
             with timer.phase("registration"), Progress("registration"):
-                registration.uri = registered(outcome, recipe, prepared, Path(tmp))
+                registration.uri = register_step(outcome, recipe, prepared, Path(tmp))
             outcome = replace(outcome, model_version=registration.uri)
         phases = _recorded_end(outcome, prepared, timer, results)
     if outcome.model_version and recipe.promotion.on_register == "if_better":
         with Progress("promotion"):  # only once the version is `passed`: a promotion never races it
-            outcome = promoted(outcome, recipe, prepared, data_path, schema_path)
+            outcome = promote_step(outcome, recipe, prepared, data_path, schema_path)
     return replace(outcome, timings=phases)
 
 
@@ -154,10 +154,10 @@ def _recorded_end(
 
 
 def search_step(
-    specs: list[CandidateSpec], recipe: Recipe, prepared: Prepared, where: tuple[Run, PhaseTimer, ChildRuns]
+    specs: list[CandidateSpec], recipe: Recipe, prepared: Prepared, parent: ParentRun
 ) -> tuple[SearchPlan, list[CandidateResult]]:
     """The search plan and every candidate's result (a fit cache for the search's duration)."""
-    run, timer, children = where
+    run, timer, children = parent.run, parent.timer, parent.children
     with tempfile.TemporaryDirectory(prefix="trainer-cache-") as cache:
         plan = make_plan(
             recipe, prepared.schema, prepared.split, fit_cache(cache), prepared.task, timer.started
@@ -165,16 +165,17 @@ def search_step(
         return plan, searched(specs, recipe, plan, run, timer, children)
 
 
-def promoted(
+def promote_step(
     outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, data_path: Path, schema_path: Path
 ) -> TrainingOutcome:
     """The new version takes the recipe's alias if it scores at least as well as its holder."""
-    from trainer.registry.promote import PromotionRequest, promote_on_register
+    from trainer.registry.promote import Holdout, PromotionRequest, promote_on_register
 
     name, _, version = str(outcome.model_version).removeprefix("models:/").rpartition("/")
     alias = recipe.promotion.alias
     request = PromotionRequest(version, alias, name, False, data_path, schema_path, recipe.path)
-    moved = promote_on_register(request, (prepared.split, prepared.task), recipe.promotion.tolerance)
+    holdout = Holdout(prepared.split, prepared.task)
+    moved = promote_on_register(request, holdout, recipe.promotion.tolerance)
     return replace(outcome, promoted_alias=alias if moved else None)
 
 
@@ -183,11 +184,11 @@ def prepare(
     schema_path: Path,
     recipe: Recipe,
     timer: PhaseTimer,
-    how: tuple[bool, workers.WarmUp] = (False, workers.WarmUp()),
+    warm: workers.WarmUp,
+    registering: bool = False,
 ) -> Prepared:
-    """Contract, holdout split, feature digest and leakage check: everything the search starts from.
-    `how`: whether a version will be registered, and the worker processes being started meanwhile."""
-    registering, warm = how
+    """Contract, holdout split, feature digest and leakage check: everything the search starts from
+    (`warm`: the worker processes being started meanwhile; `registering`: a version will be made)."""
     with timer.phase("contract"), Progress("contract"):
         schema = load_schema(schema_path)
         if registering:  # one registered model, one contract: refused before any work
@@ -201,11 +202,11 @@ def prepare(
     check_two_class_settings(task, recipe.classification, f"recipe {recipe.path}")
     with timer.phase("leakage"):
         warm.wait()
-        report = suspects(split, recipe, task)
+        report = leakage_step(split, recipe, task)
     return Prepared(schema, data, split, features, report, task)
 
 
-def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
+def leakage_step(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
     """The leakage detector on the training part, recorded; an unacknowledged block stops here (exit 2).
     A class label is scored by a classifier (`leakage_scores`)."""
     settings = recipe.leakage
@@ -221,9 +222,7 @@ def suspects(split: Split, recipe: Recipe, task: Task) -> leakage.LeakageReport:
     return report
 
 
-def selected(
-    results: list[CandidateResult], recipe: Recipe, out: Path, where: tuple[Run, ChildRuns]
-) -> Selection:
+def select_step(results: list[CandidateResult], recipe: Recipe, out: Path, parent: ParentRun) -> Selection:
     """The gates' verdict; the leaderboard is recorded whether or not a candidate passed, and the
     winner's child run is marked (in the background, after its own creation)."""
     try:
@@ -232,31 +231,34 @@ def selected(
         record.leaderboard(failed.leaderboard, out)
         raise
     record.selection(selection, out)
-    run, children = where
-    children.submit("marking the winner's run", mark_winner, selection.winner, selection.baseline, run)
+    parent.children.submit(
+        "marking the winner's run", mark_winner, selection.winner, selection.baseline, parent.run
+    )
     return selection
 
 
-def finished(
+def calibration_step(
     model: Pipeline, recipe: Recipe, prepared: Prepared, plan: SearchPlan
-) -> tuple[Pipeline, Finishing | None]:
+) -> tuple[Pipeline, DecisionRule | None]:
     """A classifier calibrated and thresholded as the recipe says (recorded); a regressor as it is."""
     if not prepared.task.is_classification:
         return model, None
-    from trainer.model.calibration import finish
+    from trainer.model.calibration import calibrate_and_threshold
 
-    model, finishing = finish(model, prepared.task, recipe.classification, prepared.split, plan.cv)
+    model, finishing = calibrate_and_threshold(
+        model, prepared.task, recipe.classification, prepared.split, plan.cv
+    )
     record.finishing(finishing, prepared.task)
     return model, finishing
 
 
-def fitted(
+def refit_step(
     selection: Selection, recipe: Recipe, prepared: Prepared, plan: SearchPlan, run_id: str
 ) -> TrainingOutcome:
     """The winner refitted on the whole training part (calibrated and thresholded for a classifier)
     and scored on the holdout, recorded."""
-    data = (prepared.schema, prepared.split, prepared.task)
-    model, finishing = finished(refit(selection.winner, data, recipe.n_jobs), recipe, prepared, plan)
+    winner = refit(selection.winner, prepared.schema, prepared.split, prepared.task, recipe.n_jobs)
+    model, finishing = calibration_step(winner, recipe, prepared, plan)
     metrics, predictions = prepared.task.holdout_metrics(model, prepared.split.X_test, prepared.split.y_test)
     rates = positive_rates(prepared.task, prepared.split.y_test, predictions)
     record.holdout(selection.winner.name, selection.winner.cv_mean, metrics, prepared.task.metric, rates)
@@ -266,7 +268,7 @@ def fitted(
     )
 
 
-def registered(outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, out: Path) -> str:
+def register_step(outcome: TrainingOutcome, recipe: Recipe, prepared: Prepared, out: Path) -> str:
     """Log, prove and register the winner; returns `models:/NAME/VERSION`, still `pending`."""
     from trainer.model.provenance import TrainingContext
     from trainer.registry import register

@@ -18,7 +18,12 @@ from support.classification import CREDIT_SCHEMA, GATES, TINY, credit_recipe, cr
 from trainer.data.schema import load_schema
 from trainer.data.split import Split, split_data
 from trainer.errors import ConfigError, ContractError
-from trainer.model.calibration import calibrated, choose_threshold, finish, probability_metrics
+from trainer.model.calibration import (
+    calibrate_and_threshold,
+    calibrated,
+    choose_threshold,
+    probability_metrics,
+)
 from trainer.recipe.settings import ClassificationSettings, CVSettings, SplitSettings
 from trainer.recipe.task import (
     Task,
@@ -151,7 +156,9 @@ def test_finish_records_calibration_and_a_threshold_chosen_on_out_of_fold_predic
     split = _split()
     raw = Pipeline([("model", GaussianNB())]).fit(split.X_train, split.y_train)
     settings = ClassificationSettings(calibration="isotonic", threshold_metric="f1")
-    model, done = finish(raw, BINARY, settings, split, StratifiedKFold(3, shuffle=True, random_state=0))
+    model, done = calibrate_and_threshold(
+        raw, BINARY, settings, split, StratifiedKFold(3, shuffle=True, random_state=0)
+    )
     assert set(done.metrics) == {
         f"calibration_{m}_{w}" for m in ("log_loss", "brier") for w in ("before", "after")
     }

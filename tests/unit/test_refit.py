@@ -64,7 +64,7 @@ def test_catboost_regressor_is_the_same_model_on_any_number_of_threads(
 
 def test_catboost_refits_on_every_core_with_the_same_model(data: tuple[object, Split, Task]) -> None:
     schema, split, task = data
-    fitted = refit(_winner("catboost", CATBOOST), (schema, split, task), n_jobs=2)  # type: ignore[arg-type]
+    fitted = refit(_winner("catboost", CATBOOST), schema, split, task, n_jobs=2)  # type: ignore[arg-type]
     assert fitted.named_steps["model"].get_params()["thread_count"] == 1  # the catalogue's, as searched
     np.testing.assert_array_equal(fitted.predict(split.X_test), _one_thread(schema, split))
 
@@ -78,7 +78,7 @@ def test_a_blend_refits_its_members_side_by_side_with_their_searched_parameters(
         **{f"catboost__{k}": v for k, v in CATBOOST.items()},
         **{f"lightgbm__{k}": v for k, v in LIGHTGBM.items()},
     }
-    fitted = refit(_winner(BLEND, params), (schema, split, task), n_jobs=2)  # type: ignore[arg-type]
+    fitted = refit(_winner(BLEND, params), schema, split, task, n_jobs=2)  # type: ignore[arg-type]
     voting = fitted.named_steps["model"]
     for member in [*(m for _, m in voting.estimators), *voting.estimators_]:
         model = member.named_steps["model"]

@@ -1,4 +1,4 @@
-"""Finishing a selected classifier: probability calibration (fitted on the training part only) and
+"""DecisionRule a selected classifier: probability calibration (fitted on the training part only) and
 the binary decision threshold (fixed by the recipe, or chosen on out-of-fold predictions).
 Pure functions: what they decide is recorded by the caller."""
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Finishing:
+class DecisionRule:
     """How the registered classifier turns scores into labels, and what calibration changed."""
 
     calibration: str = "none"
@@ -87,9 +87,9 @@ def probability_metrics(task: Task, model: Any, split: Split) -> dict[str, float
     return out
 
 
-def finish(
+def calibrate_and_threshold(
     model: Pipeline, task: Task, settings: ClassificationSettings, split: Split, cv: BaseCrossValidator
-) -> tuple[Pipeline, Finishing]:
+) -> tuple[Pipeline, DecisionRule]:
     """The registered classifier: the refitted winner, calibrated and thresholded as the recipe says."""
     metrics: dict[str, float] = {}
     if settings.calibration != "none":
@@ -100,7 +100,7 @@ def finish(
             metrics[f"calibration_{name}_before"] = before[name]
             metrics[f"calibration_{name}_after"] = after[name]
     if not task.binary:
-        return model, Finishing(settings.calibration, None, "none", metrics)
+        return model, DecisionRule(settings.calibration, None, "none", metrics)
     threshold, source = settings.threshold, "fixed"
     if settings.threshold_metric != "none":
         threshold, source = (
@@ -109,7 +109,7 @@ def finish(
         )
     if threshold != 0.5 or source != "fixed":
         model = thresholded(model, threshold, task.positive_class).fit(split.X_train, split.y_train)
-    return model, Finishing(settings.calibration, threshold, source, metrics)
+    return model, DecisionRule(settings.calibration, threshold, source, metrics)
 
 
 def _oof_threshold(model: Pipeline, task: Task, how: str, split: Split, cv: BaseCrossValidator) -> float:

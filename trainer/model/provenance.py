@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from trainer.data.schema import Schema
     from trainer.data.split import Split
     from trainer.leakage.detector import LeakageReport
-    from trainer.model.calibration import Finishing
+    from trainer.model.calibration import DecisionRule
     from trainer.recipe.settings import Recipe
     from trainer.search.selection import Selection
 
@@ -35,7 +35,7 @@ class TrainingContext:
     predictions: np.ndarray
     run_id: str
     task: Task = Task()
-    finishing: Finishing | None = None  # classification: calibration and decision threshold
+    finishing: DecisionRule | None = None  # classification: calibration and decision threshold
     leakage: LeakageReport | None = None
 
 
@@ -50,6 +50,6 @@ class TrainingOutcome:
     feature_digest: str
     timings: dict[str, float]
     model_version: str | None = None
-    finishing: Finishing | None = None  # classification: calibration and threshold
+    finishing: DecisionRule | None = None  # classification: calibration and threshold
     promoted_alias: str | None = None  # the alias the new version took (`promotion.on_register`)
     predictions: np.ndarray | None = field(default=None, compare=False, repr=False)  # on the holdout

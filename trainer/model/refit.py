@@ -21,14 +21,13 @@ if TYPE_CHECKING:
     from trainer.search.results import CandidateResult
 
 
-def refit(winner: CandidateResult, data: tuple[Schema, Split, Task], n_jobs: int = 1) -> Pipeline:
+def refit(winner: CandidateResult, schema: Schema, split: Split, task: Task, n_jobs: int = 1) -> Pipeline:
     """The winner's Pipeline at its best parameters, fitted on the whole training part: a blend's
     members side by side on `n_jobs` workers (76 s one after the other under load), and an estimator
     whose model does not depend on its threads (`CandidateSpec.threads`) on this machine's cores
     (local processes only: a Dask worker's cores are not ours to count)."""
     from joblib import cpu_count, effective_n_jobs, parallel_config
 
-    schema, split, task = data
     cores = min(effective_n_jobs(n_jobs), cpu_count()) if local_pool() else 1
     if winner.name == BLEND:
         members = blend_params(winner.best_params, task.kind)

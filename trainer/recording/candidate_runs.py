@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trainer.errors import GateError, TrainerError, typed_line
@@ -78,6 +79,16 @@ class ChildRuns:
         pending, self._pending = self._pending, []
         for what, future in pending:
             _result(what, future)
+
+
+@dataclass(frozen=True)
+class ParentRun:
+    """The training's parent MLflow run as the steps record into it: the run, the timer of its
+    phases and the writer of its candidates' child runs (in the background)."""
+
+    run: Run
+    timer: PhaseTimer
+    children: ChildRuns
 
 
 def _result(what: str, future: Future[Any]) -> None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from trainer.data.schema import Schema
     from trainer.data.split import Split
     from trainer.leakage.detector import LeakageReport
-    from trainer.model.calibration import Finishing
+    from trainer.model.calibration import DecisionRule
     from trainer.recipe.settings import Recipe
     from trainer.recipe.task import PositiveRates, Task
     from trainer.search.results import CandidateResult
@@ -261,7 +261,7 @@ def holdout(
     log.info("selected %s (cv_r2 %.4f): holdout r2 %.4f, rmse %.2f, mae %.2f", winner, cv_r2, r2, rmse, mae)
 
 
-def finishing(done: Finishing, task: Task) -> None:
+def finishing(done: DecisionRule, task: Task) -> None:
     """A classifier's calibration (holdout log loss / Brier before and after) and decision threshold."""
     if done.metrics:
         mlflow.log_metrics(done.metrics)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _holdout(data: Path, schema_path: Path, recipe: Recipe) -> tuple[Split, Task]:
+def _holdout(data: Path, schema_path: Path, recipe: Recipe) -> Holdout:
     """The holdout the versions are compared on (today's data, split as the recipe says), and the task
     whose selection metric compares them."""
     schema = load_schema(schema_path)
@@ -37,7 +37,7 @@ def _holdout(data: Path, schema_path: Path, recipe: Recipe) -> tuple[Split, Task
     if not result.success:
         raise ContractError(result.summary())
     task = make_task(schema.task, result.labels, schema.positive_class, recipe.classification.metric)
-    return split_data(result.frame, schema, recipe.split), task
+    return Holdout(split_data(result.frame, schema, recipe.split), task)
 
 
 def score_version(name: str, version: str | int, split: Split, task: Task | None = None) -> float:
@@ -49,6 +49,14 @@ def score_version(name: str, version: str | int, split: Split, task: Task | None
         return (task or Task()).score(model, split.X_test, split.y_test)
     except (ValueError, KeyError) as exc:  # e.g. a version recorded no contract and needs other columns
         raise ContractError(f"version {version} of '{name}' cannot score this data: {one_line(exc)}")
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """The rows every version is scored on and the task whose selection metric scores them."""
+
+    split: Split
+    task: Task
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,7 @@ def promote(request: PromotionRequest) -> None:
         _promote(request, learned)
 
 
-def promote_on_register(request: PromotionRequest, holdout: tuple[Split, Task], tolerance: float) -> bool:
+def promote_on_register(request: PromotionRequest, holdout: Holdout, tolerance: float) -> bool:
     """`promotion.on_register: if_better`: the version just registered takes the alias through the
     same gate as `trainer promote` (no holder yet, or it scores at least as well); a refusal is a
     warning, not a failed training. Returns whether the alias moved."""
@@ -135,7 +143,7 @@ def _move_alias(
     client: MlflowClient,
     mv: ModelVersion,
     request: PromotionRequest,
-    holdout: tuple[Split, Task],
+    holdout: Holdout,
     tolerance: float,
 ) -> None:
     name, alias, version = mv.name, request.alias, str(mv.version)
@@ -144,7 +152,7 @@ def _move_alias(
         _repair_record(client, mv, alias)
         log.info("'%s' already points at version %s of %s", alias, version, name)
         return
-    split, task = holdout
+    split, task = holdout.split, holdout.task
     candidate_r2 = score_version(name, version, split, task)
     holder_r2 = score_version(name, holder.version, split, task) if holder is not None else None
     forced = holder_r2 is not None and worse(candidate_r2, holder_r2, tolerance, task)

@@ -112,7 +112,7 @@ def _scored_points(
 ) -> tuple[pd.DataFrame, list[OutOfFold]]:
     folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
     jobs = [(p, f) for p in range(len(points)) for f in range(len(folds))]
-    fits = fit_folds(pipeline, points, (plan.X, plan.y), jobs, (folds, plan.n_jobs))
+    fits = fit_folds(pipeline, points, (plan.X, plan.y), jobs, folds, plan.n_jobs)
     _raise_failed(name, points, fits)
     return tabulate(points, fits, folds, plan.task, plan.y)
 
@@ -141,7 +141,7 @@ def _grid_search(
     started, wall = time.perf_counter(), time.time()
     folds = fold_indices(plan.cv, plan.X, plan.y, plan.groups)
     jobs = [(p, f) for p in range(len(points)) for f in range(len(folds))]
-    run = partial(fit_folds, pipeline, points, (plan.X, plan.y), settings=(folds, plan.n_jobs))
+    run = partial(fit_folds, pipeline, points, (plan.X, plan.y), folds=folds, n_jobs=plan.n_jobs)
     fits: list[FoldFit] = []
     budget = plan.budget
     if budget.limited:
@@ -155,19 +155,19 @@ def _grid_search(
             return skipped(spec, budget.reason(needed), wall, plan.task)
         jobs = jobs[len(probe) :]
     fits += run(jobs)
-    return _result(spec, points, fits, (folds, plan), (started, wall))
+    return _result(spec, points, fits, folds, plan, (started, wall))
 
 
 def _result(
     spec: CandidateSpec,
     points: list[dict[str, Any]],
     fits: list[FoldFit],
-    where: tuple[Folds, SearchPlan],
+    folds: Folds,
+    plan: SearchPlan,
     clock: tuple[float, float],
 ) -> CandidateResult:
     """A candidate's result from all its fold fits (a failed fit named), with the best point's
     out-of-fold predictions; `clock` is when its search started (perf_counter, wall clock)."""
-    folds, plan = where
     _raise_failed(spec.name, points, fits)
     results, oofs = tabulate(points, fits, folds, plan.task, plan.y)
     timing = (time.perf_counter() - clock[0], clock[1])
@@ -214,7 +214,7 @@ def _streamed(specs: list[CandidateSpec], recipe: Recipe, plan: SearchPlan) -> I
     try:
         for c, spec in enumerate(specs):
             fits = list(islice(stream, len(grids[c]) * len(folds)))
-            yield _result(spec, grids[c], fits, (folds, plan), (started, wall))
+            yield _result(spec, grids[c], fits, folds, plan, (started, wall))
             started, wall = time.perf_counter(), time.time()
     finally:
         stream.close()  # a failed fit or a signal: the fits not yet started are dropped

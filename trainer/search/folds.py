@@ -86,11 +86,12 @@ def fit_fold(
     pipeline: Pipeline,
     params: dict[str, Any],
     data: tuple[pd.DataFrame, np.ndarray],
-    where: tuple[int, int, Folds],
+    point: int,
+    fold: int,
+    folds: Folds,
 ) -> FoldFit:
     """Fit a clone at `params` on one fold's training rows and predict its held-out rows."""
     X, y = data
-    point, fold, folds = where
     train, test = folds[fold]
     model = clone(pipeline).set_params(**params)
     started = time.perf_counter()
@@ -112,12 +113,12 @@ def fit_folds(
     points: list[dict[str, Any]],
     data: tuple[pd.DataFrame, np.ndarray],
     jobs: list[tuple[int, int]],
-    settings: tuple[Folds, int],
+    folds: Folds,
+    n_jobs: int,
 ) -> list[FoldFit]:
     """The (point, fold) fits of `jobs`, run on `n_jobs` workers (joblib, as GridSearchCV runs them)."""
-    folds, n_jobs = settings
     parallel = Parallel(n_jobs=n_jobs)
-    return list(parallel(delayed(fit_fold)(pipeline, points[p], data, (p, f, folds)) for p, f in jobs))
+    return list(parallel(delayed(fit_fold)(pipeline, points[p], data, p, f, folds) for p, f in jobs))
 
 
 def stream_fits(
@@ -131,7 +132,7 @@ def stream_fits(
     5 folds on 2 workers leave one worker idle for the fifth fold of every candidate (a sixth of a
     one-point grid's time)."""
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    yield from parallel(delayed(fit_fold)(pipe, params, data, (p, f, folds)) for pipe, params, p, f in tasks)
+    yield from parallel(delayed(fit_fold)(pipe, params, data, p, f, folds) for pipe, params, p, f in tasks)
 
 
 def scores(task: Task, y: np.ndarray, folds: Folds, oof: OutOfFold) -> dict[str, list[float]]:
