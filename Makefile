@@ -7,10 +7,16 @@ BIN := $(VENV)/bin
 
 venv: $(VENV)/.installed
 
+# The venv is filled by uv (the same pins, the same resolution of what they leave open): into an
+# empty venv on this 2-core machine, requirements.txt took 151 s with pip and 12 s with uv (8 s of
+# it the install), measured back to back; pip itself stays in the venv for users and the benchmark.
+UV_VERSION := 0.13.10
+
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements.txt
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 train: venv
