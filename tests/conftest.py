@@ -79,6 +79,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"every test lives in exactly one of tests/{{{','.join(LAYERS)}}}/:\n  " + "\n  ".join(wrong)
         )
+    # the slowest layer first: xdist hands out files in this order, so the many short unit files
+    # fill the end of the run instead of one worker finishing a long system file alone
+    items.sort(key=lambda item: -LAYERS.index(layer_of(Path(item.path)) or "unit"))
 
 
 # Files the tools themselves leave in the checkout; anything else new after the run is a test's leak.
@@ -117,6 +120,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 CHECKOUT_BEFORE = pytest.StashKey[set[str] | None]()
+LAYER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each test's set-up, call and tear-down seconds, added up by layer (on the controller too)."""
+    layer = layer_of(ROOT / report.nodeid.split("::")[0])
+    if layer is not None:
+        LAYER_SECONDS[layer] = LAYER_SECONDS.get(layer, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if LAYER_SECONDS and not hasattr(terminalreporter.config, "workerinput"):
+        spent = ", ".join(
+            f"{layer} {LAYER_SECONDS[layer]:.0f} s" for layer in LAYERS if layer in LAYER_SECONDS
+        )
+        terminalreporter.write_line(f"test seconds by layer (summed over the workers): {spent}")
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,63 +15,8 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-from helpers import ROOT, SCHEMA, VENV_BIN, free_ports, start, subprocess_env, wait_for
+from helpers import ROOT, SCHEMA, VENV_BIN, free_ports, start, wait_for
 from support.mlflow_experience import _train
-
-
-def _mlflow_run(uri: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    """`mlflow run .` as a user types it: the venv's bin first on PATH, no --experiment-name."""
-    mlflow_cli = str(VENV_BIN / "mlflow") if (VENV_BIN / "mlflow").exists() else "mlflow"
-    done = subprocess.run(
-        [mlflow_cli, "run", ".", "--env-manager", "local", *args],
-        cwd=ROOT,
-        env=subprocess_env(uri),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
-    return done
-
-
-def test_plain_mlflow_run_records_in_the_recipes_experiment(
-    sqlite_store: str, small_recipe: Path, sample_csv: Path
-) -> None:
-    done = _mlflow_run(sqlite_store, "-P", f"recipe={small_recipe}", "-P", f"data={sample_csv}")
-
-    assert done.returncode == 0, done.stderr[-2000:]
-    client = mlflow.MlflowClient()
-    default = client.get_experiment_by_name("Default")
-    (stub,) = client.search_runs([default.experiment_id])  # only a pointer to the real run
-    exp = client.get_experiment_by_name("test-small")
-    (parent,) = client.search_runs([exp.experiment_id], "tags.trainer_command = 'train'")
-    assert stub.info.status == "FINISHED"
-    assert parent.info.run_id in stub.data.tags["recorded_in"]
-    assert parent.info.status == "FINISHED"
-    assert parent.info.run_name.startswith("train star_grade3 ")  # command, dataset, time
-    assert parent.data.tags["mlflow.project.entryPoint"] == "main"
-    assert parent.data.tags["mlflow.source.type"] == "PROJECT"
-    assert f"-P recipe={small_recipe}" in parent.data.tags["mlflow_run"]
-    assert stub.info.run_name == f"{parent.info.run_name} (in 'test-small')"
-    assert parent.data.tags["registered_model"] == "test-small"
-    note = parent.data.tags["mlflow.note.content"]  # the run's description in the UI
-    assert re.match(
-        r"\*\*\w+\*\* selected by CV r2 0\.\d{4} ± 0\.\d{4} \(baseline `dummy` -?0\.\d{4}\); holdout r2 0\.\d{4}\.",
-        note,
-    ), note
-    assert "passed the data contract" in note and "Registered as `models:/test-small/1`" in note, note
-    marked = client.search_runs([exp.experiment_id], "tags.selected = 'true'")
-    assert [r.data.tags["candidate"] for r in marked] == [parent.data.tags["selected_candidate"]]
-    assert marked[0].data.tags["mlflow.parentRunId"] == parent.info.run_id
-    assert re.fullmatch(
-        r"\*\*Selected\*\*: the winner of this training, CV r2 0\.\d{4} ± 0\.\d{4} against the baseline "
-        r"`dummy`'s -?0\.\d{4}\.",
-        marked[0].data.tags["mlflow.note.content"],
-    )
-    assert "recording in the recipe's experiment 'test-small'" in done.stderr
-    assert not Path(stub.info.artifact_uri.removeprefix("file://")).exists()  # the pointer holds nothing
-    client.delete_run(stub.info.run_id)  # its artifact location is the project's ./mlruns
 
 
 def _post(url: str, rows: list[dict[str, Any]]) -> tuple[int, Any]:

@@ -277,8 +277,9 @@ def test_deleting_processed_data_and_store_then_training_again(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_full_default_recipe_end_to_end(tmp_path: Path) -> None:
-    """The real thing, as users run it: `mlflow run .` (the MLproject's `main`, every default) on
-    all of the default data, into a fresh store: >= 12 candidates, the promised quality, a version.
+    """The real thing, as users run it: plain `mlflow run .` (the MLproject's `main`, every default)
+    on all of the default data, into a fresh store: >= 12 candidates, the promised quality, a
+    version, recorded in the recipe's experiment with a pointer left in `Default`.
 
     Its reproducibility is the small-recipe tests above (same libraries, parallel CV, the blend).
     """
@@ -286,7 +287,7 @@ def test_full_default_recipe_end_to_end(tmp_path: Path) -> None:
     experiment, model = recipe_data["experiment"], recipe_data["registered_model"]
     mlflow_cli = str(VENV_BIN / "mlflow") if (VENV_BIN / "mlflow").exists() else "mlflow"
     uri = init_store(tmp_path / "mlflow.db", [experiment])
-    cmd = [mlflow_cli, "run", ".", "--env-manager", "local", "--experiment-name", experiment]
+    cmd = [mlflow_cli, "run", ".", "--env-manager", "local"]
     proc = start(cmd, uri, tmp_path / "stderr.txt")
     trained = collect(uri, proc, tmp_path, RAW_CSV, ROOT / "train.yaml", timeout=1800)
 
@@ -309,3 +310,34 @@ def test_full_default_recipe_end_to_end(tmp_path: Path) -> None:
         )
     assert np.all(np.isfinite(pred))
     assert sha256(RAW_CSV) == RAW_DIGEST
+    assert_recorded_in_the_recipes_experiment(uri, run, experiment, trained.stderr)
+
+
+def assert_recorded_in_the_recipes_experiment(uri: str, parent: Any, experiment: str, stderr: str) -> None:
+    """`mlflow run` opens its run in `Default`: the trainer records in the recipe's experiment and
+    leaves MLflow's run as a finished pointer; the parent run and the winner's child say what won."""
+    client = MlflowClient(tracking_uri=uri)
+    (stub,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    assert stub.info.status == "FINISHED"
+    assert parent.info.run_id in stub.data.tags["recorded_in"]
+    assert parent.info.run_name.startswith("train star_grade3 ")  # command, dataset, time
+    assert stub.info.run_name == f"{parent.info.run_name} (in '{experiment}')"
+    assert parent.data.tags["mlflow.source.type"] == "PROJECT"
+    assert "mlflow run ." in parent.data.tags["mlflow_run"]
+    assert parent.data.tags["registered_model"] == experiment
+    note = parent.data.tags["mlflow.note.content"]  # the run's description in the UI
+    assert re.match(
+        r"\*\*\w+\*\* selected by CV r2 0\.\d{4} ± 0\.\d{4} \(baseline `dummy` -?0\.\d{4}\); holdout r2 0\.\d{4}\.",
+        note,
+    ), note
+    assert "passed the data contract" in note and f"Registered as `models:/{experiment}/1`" in note, note
+    marked = client.search_runs([parent.info.experiment_id], "tags.selected = 'true'")
+    assert [r.data.tags["candidate"] for r in marked] == [parent.data.tags["selected_candidate"]]
+    assert marked[0].data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert re.fullmatch(
+        r"\*\*Selected\*\*: the winner of this training, CV r2 0\.\d{4} ± 0\.\d{4} against the baseline "
+        r"`dummy`'s -?0\.\d{4}\.",
+        marked[0].data.tags["mlflow.note.content"],
+    )
+    assert f"recording in the recipe's experiment '{experiment}'" in stderr
+    assert not Path(stub.info.artifact_uri.removeprefix("file://")).exists()  # the pointer holds nothing
