@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
+from trainer.cli.after_promotion import after_promotion, after_promotion_parsers
 from trainer.cli.arguments import Parser, path_or_recipes, seconds, yes_no
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line, redact_uri
 
@@ -136,36 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="re-run the training a model version recorded, and compare")
     p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
-    _predict_parser(sub)
-    _monitor_parser(sub)
+    after_promotion_parsers(sub, EPILOG)
     return parser
-
-
-MODEL_URI_HELP = (
-    "models:/NAME/N, models:/NAME@alias, models:/NAME/latest, models:/m-<model_id> or runs:/<run_id>/model"
-)
-
-
-def _predict_parser(sub: Any) -> None:
-    help_predict = "score a CSV with a registered version, under the version's own data contract"
-    p = sub.add_parser("predict", help=help_predict, epilog=EPILOG)
-    p.add_argument("model_uri", help=MODEL_URI_HELP)
-    p.add_argument("--data", type=Path, required=True, help="the CSV to score (only read)")
-    p.add_argument("--out", type=Path, required=True, help="the predictions CSV to write")
-    skip = "score the other rows and write rows that break the contract to a rejects CSV"
-    p.add_argument("--skip-bad-rows", nargs="?", const="yes", default="no", type=yes_no, help=skip)
-    p.add_argument("--rejects", type=Path, help="the rejects CSV (default: OUT's stem + .rejects.csv)")
-
-
-def _monitor_parser(sub: Any) -> None:
-    help_monitor = "check new data (labelled or not) against what a version was trained on"
-    p = sub.add_parser("monitor", help=help_monitor, epilog=EPILOG)
-    p.add_argument("model_uri", help=MODEL_URI_HELP)
-    p.add_argument("--data", type=Path, required=True, help="the new CSV (only read)")
-    p.add_argument(
-        "--recipe", type=Path, help="thresholds from this recipe's monitoring: (default: the version's)"
-    )
-    p.add_argument("--out", type=Path, help="also write report.html and report.json into this folder")
 
 
 def next_step(args: argparse.Namespace, model_uri: str, alias: str | None) -> str:
@@ -214,7 +187,7 @@ def dispatch(args: argparse.Namespace) -> int:
     # importance on a busy 2-core host. One thread per process also matches how CV fits ran.
     with threadpool_limits(limits=1):
         if args.command in ("predict", "monitor"):
-            return _after_promotion(args)
+            return after_promotion(args)
         return _run(args)
 
 
@@ -267,18 +240,6 @@ def _run(args: argparse.Namespace) -> int:
 
         return reproduce(args.model_uri, run_train)
     return EXIT_OK
-
-
-def _after_promotion(args: argparse.Namespace) -> int:
-    """`predict` and `monitor`: the monitoring stage."""
-    if args.command == "predict":
-        from trainer.monitoring.predict import PredictRequest, predict
-
-        predict(PredictRequest(args.model_uri, args.data, args.out, args.skip_bad_rows, args.rejects))
-        return EXIT_OK
-    from trainer.monitoring.monitor import MonitorRequest, monitor
-
-    return monitor(MonitorRequest(args.model_uri, args.data, args.recipe, args.out))
 
 
 def run() -> NoReturn:

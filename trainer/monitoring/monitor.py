@@ -92,8 +92,9 @@ def crossed(result: dict[str, Any], limits: MonitoringSettings) -> list[str]:
     m = result["metric"]
     if m and m["drop"] > limits.max_metric_drop and m["beyond_interval"]:
         out.append(
-            f"{m['name']}: {m['new']:.4f} on the new data (interval {m['low']:.4f} to {m['high']:.4f}) against "
-            f"{m['holdout']:.4f} on the holdout: drop {m['drop']:.4f} > max_metric_drop {limits.max_metric_drop:g}"
+            f"{m['name']}: {m['new']:.4f} on the new data against {m['holdout']:.4f} on the holdout: drop "
+            f"{m['drop']:.4f} (interval {m['drop_low']:.4f} to {m['drop_high']:.4f}) > max_metric_drop "
+            f"{limits.max_metric_drop:g}"
         )
     return out
 

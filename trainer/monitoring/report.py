@@ -83,11 +83,11 @@ def metric_section(result: dict[str, Any]) -> str:
     m = result["metric"]
     if not m:
         return f"<p>No metric: {result['labelled_rows']} labelled rows.</p>"
-    verdict = "beyond" if m["beyond_interval"] else "within"
+    verdict = "worse beyond noise" if m["beyond_interval"] else "within noise"
     return (
         f"<p>{escape(m['name'])} on {m['rows']} labelled rows: <b>{m['new']:.4f}</b> (interval "
         f"{m['low']:.4f} to {m['high']:.4f}) against {m['holdout']:.4f} on the holdout: drop "
-        f"<b>{m['drop']:.4f}</b>, the holdout value {verdict} the interval.</p>"
+        f"<b>{m['drop']:.4f}</b> (interval {m['drop_low']:.4f} to {m['drop_high']:.4f}): {verdict}.</p>"
     )
 
 

@@ -114,7 +114,7 @@ class MonitoringSettings:
     max_null_share_increase: float = setting(0.1, low=0.0, high=1.0)  # a feature's null share, in points
     max_new_category_share: float = setting(0.01, low=0.0, high=1.0)  # rows of categories never trained on
     # the holdout metric minus the new data's, in the metric's units (its worse direction), counted
-    # only when the holdout value lies beyond the new value's bootstrap interval (not noise)
+    # only when the drop's bootstrap interval lies above zero (not noise)
     max_metric_drop: float = setting(0.05, low=0.0, high=1e9)
     bootstrap: int = setting(200, low=20, high=10_000)  # resamples of the metric's interval
     confidence: float = setting(0.95, low=0.5, high=0.999)  # the interval's level

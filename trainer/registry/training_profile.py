@@ -21,6 +21,7 @@ import pandas as pd
 from trainer.data.features import DERIVED_STEPS
 from trainer.errors import ConfigError
 from trainer.files import text_digest
+from trainer.recipe.metric_interval import bootstrap
 from trainer.transforms import as_category_text
 
 if TYPE_CHECKING:
@@ -111,24 +112,36 @@ def profile_of(kind: str, values: pd.Series) -> dict[str, Any]:
     return numerical(pd.to_numeric(values, errors="coerce")) if kind == "numerical" else categorical(values)
 
 
-def _predictions(pipeline: Pipeline, ctx: TrainingContext) -> dict[str, Any]:
+def _predictions(ctx: TrainingContext, proba: np.ndarray | None, classes: list[Any]) -> dict[str, Any]:
     """The holdout predictions' profile: numbers, or labels and the positive class's probability."""
     task = ctx.task
     if not task.is_classification:
         return {"prediction": numerical(ctx.predictions)}
     out = {"prediction": categorical(pd.Series(ctx.predictions, name="prediction"))}
-    if task.binary:
-        classes = list(pipeline.classes_)
-        proba = pipeline.predict_proba(ctx.split.X_test)[:, classes.index(task.positive_class)]
-        out["probability"] = numerical(proba)
+    if task.binary and proba is not None:
+        out["probability"] = numerical(proba[:, classes.index(task.positive_class)])
     return out
+
+
+def _holdout_metric(ctx: TrainingContext, proba: np.ndarray | None, classes: list[Any]) -> dict[str, Any]:
+    """The selection metric on the holdout with its bootstrap interval and standard error."""
+    settings = ctx.recipe.monitoring
+    scored = (np.asarray(ctx.split.y_test), np.asarray(ctx.predictions), proba)
+    interval = bootstrap(ctx.task, scored, classes, settings.bootstrap, settings.confidence)
+    return {
+        "name": ctx.task.metric,
+        "greater_is_better": ctx.task.greater_is_better,
+        "rows": len(ctx.split.X_test),
+        **vars(interval),
+    }
 
 
 def build_profile(pipeline: Pipeline, ctx: TrainingContext) -> dict[str, Any]:
     """The version's training profile (see the module's docstring)."""
     schema, task, split = ctx.schema, ctx.task, ctx.split
     target = pd.Series(split.y_train, name=schema.target)
-    metric = task.metric
+    classes = list(pipeline.classes_) if task.is_classification else []
+    proba = np.asarray(pipeline.predict_proba(split.X_test)) if task.is_classification else None
     return {
         "format": FORMAT,
         "task": task.kind,
@@ -142,13 +155,8 @@ def build_profile(pipeline: Pipeline, ctx: TrainingContext) -> dict[str, Any]:
         },
         "derived": {d.name: d.source for d in schema.derived},
         "target_profile": categorical(target) if task.is_classification else numerical(target),
-        "predictions": _predictions(pipeline, ctx),
-        "holdout_metric": {
-            "name": metric,
-            "value": ctx.test_metrics[f"test_{metric}"],
-            "greater_is_better": task.greater_is_better,
-            "rows": len(split.X_test),
-        },
+        "predictions": _predictions(ctx, proba, classes),
+        "holdout_metric": _holdout_metric(ctx, proba, classes),
     }
 
 
