@@ -1,13 +1,20 @@
 """Drift of a batch against the training profile, counted chunk by chunk: the population stability
 index (PSI) on the bins the profile recorded, a two-sample test, new categories and null shares.
 
-Library or own code (measured 2026-12-08 on this 2-core machine, details in the README's "After
-promotion"): Evidently 0.7 adds about 270 MiB to the venv and NannyML pins an older pandas that this
-project's pandas 3 cannot meet; both need the training data itself (a reference frame), which the
-profile is there to replace, and Evidently's HTML report loads its scripts from a CDN (blank offline).
-SciPy is already installed (scikit-learn needs it) and gives the tests' distributions. PSI is one
-line on recorded bins; a test checks it, and the KS statistic from the recorded quantile grid,
-against reference computations on raw samples (scipy.stats.ks_2samp).
+Library or own code, measured on 2026-12-08 on this project's 2-core machine (busy: load 8 to 12):
+- Evidently 0.7.23 brings 41 distributions (172 MiB) this venv lacks, and fails to import with the
+  pinned pandas 3.1 (`infer_dtype_from_object` is gone): it needs pandas < 3. Under pandas 2.3 its
+  import took 36-43 s where `import scipy.stats` took 4.6 s on the same machine at the same time. Its
+  HTML report does render offline (3.7 MB, scripts inlined), but it needs the reference frame itself:
+  the training data, which the recorded profile is there to replace.
+- NannyML 0.13.1 brings 39 distributions (1,158 MiB: a GPU build of xgboost and NCCL, against the
+  pinned xgboost-cpu), and `import nannyml` fails (statsmodels, which it imports, is not among its
+  requirements); it too works from a reference frame.
+- SciPy is installed already (scikit-learn needs it) and gives the tests' distributions. PSI on the
+  recorded bins is a few lines: tests/unit/test_monitoring.py checks it against pandas' own binning of
+  the raw samples (equal to 1e-9) and the profile's KS statistic against scipy.stats.ks_2samp on the
+  raw samples (within 0.01), and the report is our own page of inline SVG (no script at all).
+So: own code on SciPy.
 
 PSI sum((a - e) * ln(a / e)) over the bins' shares, each floored at 1e-4 so an empty bin counts
 without dividing by zero. A number's bins are the training deciles; a category's bins are the
