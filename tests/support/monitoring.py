@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import RAW_CSV, SCHEMA, init_store, using_store, write_recipe
-from support.classification import CREDIT_CSV, CREDIT_SCHEMA, credit_recipe
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
+from support.classification import CREDIT_CSV, CREDIT_SCHEMA, credit_recipe
 from trainer.data.schema import load_schema
 from trainer.data.split import Split, canonical_order, split_data
 from trainer.recipe.settings import load_recipe
