@@ -49,6 +49,9 @@ e. Search strategy (bench/strategy.py): the recipe options `search.strategy: two
    wall and CPU time.
 f. Dask: `python -m trainer train --no-register` on local processes against the same with
    `--dask-scheduler` on an in-process 2-worker LocalCluster (wall, search time, same best CV R²).
+h. After promotion (bench/sections/monitoring.py): a small model (dummy, ridge, HistGB) registered
+   into a fresh store, then `trainer predict` and `trainer monitor` on 1 M synthetic rows, each a
+   measured process: wall and peak RSS. Targets: predict <= 60 s and <= 2 GiB, monitor <= 90 s.
 g. AutoML (bench/automl.py, FLAML from bench/requirements.txt, which `make bench` installs): FLAML's
    AutoML on the same holdout split and the same CV folds as the recipe (bench/bare.py's helpers;
    FLAML gets the KFold object as split_type with eval_method "cv"), with time_budget = the wall of
@@ -102,6 +105,7 @@ from bench.sections.automl import section_automl  # noqa: E402
 from bench.sections.bare import bare_runs, section_bare  # noqa: E402
 from bench.sections.dask import section_dask  # noqa: E402
 from bench.sections.full import section_full  # noqa: E402
+from bench.sections.monitoring import section_monitoring  # noqa: E402
 from bench.sections.parallel import section_parallel  # noqa: E402
 from bench.sections.scaling import section_scaling  # noqa: E402
 from bench.sections.startup import section_startup  # noqa: E402
@@ -109,7 +113,18 @@ from bench.sections.strategy import section_strategy  # noqa: E402
 from bench.sections.targets import targets  # noqa: E402
 
 # Section names for --sections, in run order (cache and parallel are parts of bare and need its run).
-SECTIONS = ("startup", "full", "bare", "cache", "parallel", "strategy", "dask", "automl", "scaling")
+SECTIONS = (
+    "startup",
+    "full",
+    "bare",
+    "cache",
+    "parallel",
+    "strategy",
+    "dask",
+    "automl",
+    "scaling",
+    "monitoring",
+)
 
 
 def quick_recipe(recipe: Path, tmp: Path) -> Path:
@@ -177,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-strategy", action="store_true", help="skip e. (grid, two-stage, halving)")
     parser.add_argument("--skip-dask", action="store_true", help="skip f. (local against a LocalCluster)")
     parser.add_argument("--skip-automl", action="store_true", help="skip g. (FLAML and the anytime run)")
+    parser.add_argument(
+        "--skip-monitoring", action="store_true", help="skip h. (predict and monitor on 1 M synthetic rows)"
+    )
     parser.add_argument(
         "--sections",
         type=parse_sections,
@@ -276,6 +294,10 @@ def run_sections(report: Report, args: argparse.Namespace, recipe: Path, sizes: 
         report.results["scaling"] = section_scaling(
             report, recipe, sizes, reps, 1 if args.quick else args.large_reps, args.out
         )
+        report.save()
+    if not args.skip_monitoring:
+        rows = max(sizes) if args.quick else 1_000_000
+        report.results["monitoring"] = section_monitoring(report, recipe, rows, args.out)
         report.save()
     targets(report, report.results, sizes)
 

@@ -43,8 +43,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "onboarding": FOUNDATIONS | {"recipe", "data", "leakage", "tracking"},
     "registry": FOUNDATIONS | {"recipe", "data", "catalogue", "search", "leakage", "model", "tracking"},
     "recording": FOUNDATIONS | {"recipe", "data", "catalogue", "search", "leakage", "model", "tracking"},
+    "monitoring": FOUNDATIONS | {"recipe", "data", "model", "registry", "tracking"},
 }
-MAY_IMPORT["pipeline"] = frozenset(MAY_IMPORT) - {"onboarding", "pipeline"}
+MAY_IMPORT["pipeline"] = frozenset(MAY_IMPORT) - {"onboarding", "monitoring", "pipeline"}
 MAY_IMPORT["cli"] = frozenset(MAY_IMPORT) | {"pipeline"}
 MAY_IMPORT["__main__"] = frozenset({"cli"})
 MAY_IMPORT["__init__"] = frozenset()

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
+from trainer.cli.after_promotion import after_promotion, after_promotion_parsers
 from trainer.cli.arguments import Parser, path_or_recipes, seconds, yes_no
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line, redact_uri
 
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="re-run the training a model version recorded, and compare")
     p.add_argument("model_uri", help="models:/NAME/N or models:/NAME@alias")
+    after_promotion_parsers(sub, EPILOG)
     return parser
 
 
@@ -184,6 +186,8 @@ def dispatch(args: argparse.Namespace) -> int:
     # fit and predict over all cores oversubscribes the machine: measured 36x slower permutation
     # importance on a busy 2-core host. One thread per process also matches how CV fits ran.
     with threadpool_limits(limits=1):
+        if args.command in ("predict", "monitor"):
+            return after_promotion(args)
         return _run(args)
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -104,8 +104,11 @@ def _text_as_object(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({c: object for c in text}) if text else frame
 
 
-def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> Any:
-    """Validate a frame against a suite in an ephemeral GX context (no files written)."""
+def run_suite(
+    frame: pd.DataFrame, suite: dict[str, Any], result_format: Literal["SUMMARY", "COMPLETE"] = "SUMMARY"
+) -> Any:
+    """Validate a frame against a suite in an ephemeral GX context (no files written); COMPLETE
+    results list every failing row's index."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -119,7 +122,7 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> Any:
     batch_definition = source.add_dataframe_asset("data").add_batch_definition_whole_dataframe("all rows")
     batch = batch_definition.get_batch(batch_parameters={"dataframe": _text_as_object(frame)})
     fields = {k: v for k, v in suite.items() if k in ("name", "expectations", "meta")}
-    return batch.validate(ExpectationSuite(**fields), result_format="SUMMARY")
+    return batch.validate(ExpectationSuite(**fields), result_format=result_format)
 
 
 REPORT_STYLE = (

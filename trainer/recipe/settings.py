@@ -104,12 +104,28 @@ class PromotionSettings:
     alias: str = setting("champion")
 
 
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """`monitoring:` what `trainer monitor` holds new data to, against the profile the version
+    recorded at registration; crossing any `max_*` exits 3 with the retraining command."""
+
+    max_psi: float = setting(0.2, low=0.0, high=100.0)  # a feature's PSI on the recorded bins
+    max_prediction_psi: float = setting(0.2, low=0.0, high=100.0)  # the predictions' PSI (holdout's bins)
+    max_null_share_increase: float = setting(0.1, low=0.0, high=1.0)  # a feature's null share, in points
+    max_new_category_share: float = setting(0.01, low=0.0, high=1.0)  # rows of categories never trained on
+    # the holdout metric minus the new data's, in the metric's units (its worse direction), counted
+    # only when the drop's bootstrap interval lies above zero (not noise)
+    max_metric_drop: float = setting(0.05, low=0.0, high=1e9)
+    bootstrap: int = setting(200, low=20, high=10_000)  # resamples of the metric's interval
+    confidence: float = setting(0.95, low=0.5, high=0.999)  # the interval's level
+
+
 Grids = dict[str, dict[str, list[Any]]]
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """The training recipe: names, split, CV, search, gates, promotion and candidate grids."""
+    """The training recipe: names, split, CV, search, gates, promotion, monitoring and candidate grids."""
 
     path: Path
     digest: str
@@ -126,6 +142,7 @@ class Recipe:
     promotion: PromotionSettings = field(default_factory=PromotionSettings)
     classification: ClassificationSettings = field(default_factory=ClassificationSettings)
     leakage: LeakageSettings = field(default_factory=LeakageSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
     def input_path(self, key: str) -> Path | None:
         """`data` or `schema` as a path relative to the recipe file (None when not set)."""

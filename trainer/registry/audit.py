@@ -228,6 +228,12 @@ def _version_record(tags: dict[str, str], aliases: list[str]) -> dict[str, Any]:
             alias: tags.get("promoted_alias") == alias and tags.get(PROMOTION_STATE) == "complete"
             for alias in aliases
         },
+        # the last `trainer monitor` check (its `monitor_*` tags); empty when never checked
+        "monitoring": {
+            k.removeprefix("monitor_"): v if k.endswith(("_id", "_at", "data", "crossed")) else typed(v)
+            for k, v in tags.items()
+            if k.startswith("monitor_")
+        },
     }
 
 

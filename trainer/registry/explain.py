@@ -31,6 +31,20 @@ def promotion_line(promotion: dict[str, str], aliases: list[str]) -> str:
     return line
 
 
+def monitoring_line(check: dict[str, object]) -> str:
+    """The last `trainer monitor` check in one line (what crossed a threshold, if anything)."""
+    if not check:
+        return "last check: never monitored (trainer monitor MODEL_URI --data CSV)"
+    psi = f"max PSI {check.get('max_psi')} ({check.get('max_psi_feature')})"
+    metric = f", {check['metric']} (drop {check.get('metric_drop')})" if check.get("metric") else ""
+    crossed = f": {check['crossed']}" if check.get("crossed") else ""
+    return (
+        f"last check: {check.get('status')} at {check.get('at')} on {check.get('rows')} rows of "
+        f"{check.get('data')} (run {check.get('run_id')}): {psi}, prediction PSI "
+        f"{check.get('prediction_psi')}{metric}{crossed}"
+    )
+
+
 def _aliases(gated: dict[str, bool]) -> str:
     return ", ".join(a if ok else f"{a} (NOT gated: moved outside the trainer)" for a, ok in gated.items())
 
@@ -58,6 +72,7 @@ def explain(uri: str, as_json: bool = False) -> str:
         "model requirements (requirements.txt): " + ", ".join(record["model_requirements"] or ["missing"]),
         "trained with: " + ", ".join(f"{k}=={v}" for k, v in (record["dependencies"] or {}).items()),
         promotion_line(record["promotion"], record["aliases"]),
+        monitoring_line(record["monitoring"]),
     ]
     if record["leaderboard"]:
         board = pd.DataFrame(record["leaderboard"])

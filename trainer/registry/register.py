@@ -25,6 +25,7 @@ from trainer.registry.card import model_card, registered_model_description
 from trainer.registry.consistency import contract_tags
 from trainer.registry.importance import importance_by_column
 from trainer.registry.signature import schema_signature
+from trainer.registry.training_profile import record_profile
 from trainer.search.local_workers import in_background
 from trainer.tracking.lineage import logged_despite_a_concurrent_run
 from trainer.tracking.report import importance_plot, prediction_plots, timing_table
@@ -129,14 +130,17 @@ def log_and_register(pipeline: Pipeline, ctx: TrainingContext, out: Path) -> str
         importance = importance_done()
     with timer.phase("evaluation plots"):
         _log_evaluation(importance, ctx, out)
+    with timer.phase("training profile"):  # what `trainer monitor` compares new data with
+        profile_tags = record_profile(pipeline, ctx)
     with timer.phase("version, tags, card"):
-        version = _register_version(info, serialization, ctx, name)
+        version = _register_version(info, {"serialization": serialization, **profile_tags}, ctx, name)
     log.debug("registration (wall):\n%s", timing_table(timer.phases))
     return f"models:/{name}/{version}"
 
 
-def _register_version(info: ModelInfo, serialization: str, ctx: TrainingContext, name: str) -> str:
-    """Create the version (`pending`, with its audit tags), link it, describe it; returns its number."""
+def _register_version(info: ModelInfo, tags: dict[str, str], ctx: TrainingContext, name: str) -> str:
+    """Create the version (`pending`, with its audit tags and `tags`: serialization, profile digest),
+    link it, describe it; returns its number."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -148,11 +152,11 @@ def _register_version(info: ModelInfo, serialization: str, ctx: TrainingContext,
         name,
         source=info.model_uri,
         run_id=ctx.run_id,
-        tags={VALIDATION_TAG: "pending", **version_tags(ctx), "serialization": serialization},
+        tags={VALIDATION_TAG: "pending", **version_tags(ctx), **tags},
         model_id=info.model_id,
     )
     _link_logged_model(client, info.model_id, name, mv.version)
-    card = model_card(ctx, serialization, name, mv.version)
+    card = model_card(ctx, tags["serialization"], name, mv.version)
     mlflow.log_text(card, "model_card.md")
     client.update_model_version(name, mv.version, description=card)
     mlflow.set_tags({"registered_model": name, "registered_version": mv.version})
