@@ -23,12 +23,15 @@ def year_quarter_to_number(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+DATE_FORMAT = "ISO8601"  # what a `date` column holds (the contract parses it the same way)
+
+
 def date_to_number(frame: pd.DataFrame) -> pd.DataFrame:
     """Turn ISO 8601 text like "2021-07-02" or "2021-07-02 18:00" into the year as a decimal
     (2021.5: year + the elapsed share of it, in UTC where an offset is given); anything else -> NaN."""
     out = {}
     for col in frame.columns:
-        when = pd.to_datetime(frame[col].astype("str"), format="ISO8601", errors="coerce", utc=True)
+        when = pd.to_datetime(frame[col].astype("str"), format=DATE_FORMAT, errors="coerce", utc=True)
         start = when.dt.normalize() - pd.to_timedelta(when.dt.day_of_year - 1, unit="D")  # 1 January
         days = np.where(when.dt.is_leap_year, 366.0, 365.0)
         out[col] = when.dt.year + (when - start).dt.total_seconds().to_numpy() / (days * 86_400.0)

@@ -42,6 +42,7 @@ from helpers import (
 from support.bad_input import SAMPLE_ROWS, _trainer_errors
 
 from trainer.cli.main import main
+from trainer.text import md
 
 EXPERIMENT = "bad-input"
 
@@ -458,7 +459,8 @@ def test_bad_input_fails_cleanly(
         run = new_runs[0]
         assert run.info.status == "FAILED"
         assert re.search(case.message, run.data.tags["failure_reason"]), run.data.tags["failure_reason"]
-        assert run.data.tags["mlflow.note.content"] == f"**FAILED**: {run.data.tags['failure_reason']}"
+        # the description is Markdown: the reason's user text escaped (trainer.text.md)
+        assert run.data.tags["mlflow.note.content"] == f"**FAILED**: {md(run.data.tags['failure_reason'])}"
         assert "registered_version" not in run.data.tags
         if case in (CASES[k] for k in UNREAD_FILES):
             data = argv[argv.index("--data") + 1]

@@ -287,7 +287,7 @@ def test_task_is_inferred_from_the_target() -> None:
     frame = pd.DataFrame({"a": range(60), "score": np.linspace(0, 1, 60), "label": ["a", "b", "c"] * 20})
     assert profile(frame, "score").task == "regression"
     assert profile(frame, "label").task == "classification"
-    assert profile(frame, "score", "classification").task == "classification"
+    assert profile(frame.assign(code=[1, 2, 3, 4] * 15), "code", "classification").task == "classification"
 
 
 def test_default_gates_travel_and_star_keeps_its_floor() -> None:
@@ -352,7 +352,7 @@ def test_the_drafted_positive_class_is_the_rarer_label(
     from trainer.onboarding.draft import Asked, write_drafts
 
     data = tmp_path / "events.csv"
-    pd.DataFrame({"x": [float(i) for i in range(30)], "outcome": labels * 3}).to_csv(data, index=False)
+    pd.DataFrame({"x": [float(i % 7) for i in range(30)], "outcome": labels * 3}).to_csv(data, index=False)
     write_drafts(data, Asked("outcome", name="events"), tmp_path / "out")
     schema = yaml.safe_load((tmp_path / "out" / "schema.yaml").read_text())
     assert schema["positive_class"] == positive
@@ -387,7 +387,7 @@ def test_init_warns_of_a_label_too_rare_for_the_drafted_folds(
     """The training would stop at its label check (exit 2); the draft says so first."""
     from trainer.onboarding.draft import Asked, write_drafts
 
-    frame = pd.DataFrame({"x": range(200), "y": ["a"] * 100 + ["b"] * 98 + ["c"] * 2})
+    frame = pd.DataFrame({"x": [i % 7 for i in range(200)], "y": ["a"] * 100 + ["b"] * 98 + ["c"] * 2})
     (tmp_path / "d.csv").write_text(frame.to_csv(index=False))
     write_drafts(tmp_path / "d.csv", Asked("y", name="d"), tmp_path / "out")
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 EXIT_USAGE = 64  # a command line argparse refuses (EX_USAGE of sysexits.h): never 2, a contract failure
-MAX_SECONDS = 7 * 86_400
+MIN_SECONDS, MAX_SECONDS = 1.0, 7 * 86_400  # a recipe's search.time_budget allows the same
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,11 +66,22 @@ def yes_no(value: str) -> bool:
 
 
 def seconds(text: str) -> float:
-    """A number of seconds from 0 to a week."""
+    """A time budget: 0 (none given) or 1 s to a week, as a recipe's `search.time_budget`."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 <= value <= MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"expected 0 to {MAX_SECONDS} seconds, got {text}")
+    if not (value == 0 or MIN_SECONDS <= value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (the recipe's) or {MIN_SECONDS:g} to {MAX_SECONDS} seconds, got {text}"
+        )
     return value
+
+
+def dataset_name(text: str) -> str:
+    """`init --name`: one path component and one MLflow name (trainer/onboarding/checks.py)."""
+    from trainer.onboarding.checks import name_problem
+
+    if problem := name_problem(text):
+        raise argparse.ArgumentTypeError(f"{text!r:.80}: {problem}")
+    return text

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from trainer.cli.after_promotion import after_promotion, after_promotion_parsers
-from trainer.cli.arguments import Parser, path_or_recipes, seconds, yes_no
+from trainer.cli.arguments import Parser, dataset_name, path_or_recipes, seconds, yes_no
 from trainer.errors import EXIT_ERROR, EXIT_OK, ConfigError, TrainerError, failure_line, redact_uri
 
 log = logging.getLogger("trainer")
@@ -82,7 +82,11 @@ def _init_parser(sub: Any) -> None:
         metavar="COLUMN",
         help="draft these columns as categories whatever their type (e.g. codes 1..5)",
     )
-    p.add_argument("--name", help="dataset, experiment and registered model name (default: the CSV's stem)")
+    p.add_argument(
+        "--name",
+        type=dataset_name,
+        help="dataset, experiment and registered model name (default: the CSV's stem)",
+    )
     p.add_argument("--out", type=Path, help="folder for the three drafts (default: datasets/NAME)")
     p.add_argument("--force", action="store_true", help="overwrite existing drafts")
 

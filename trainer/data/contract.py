@@ -11,14 +11,14 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from trainer.data.contract_messages import SAMPLE_SIZE, describe_failures
+from trainer.data.contract_messages import SAMPLE_SIZE, date_checks, describe_failures, not_dates
 from trainer.data.csv_reader import read_csv, separator_hint
 from trainer.data.schema import Schema
 from trainer.data.suite import load_suite, target_labels
 from trainer.errors import ContractError
 from trainer.files import file_digest
 from trainer.recipe.task import check_labels
-from trainer.text import some
+from trainer.text import code, md, names, some
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,15 @@ class ContractResult:
         lines = [
             "# Data contract report",
             "",
-            f"- data: `{self.data_path}` (sha256 `{self.data_digest}`)",
+            f"- data: {code(self.data_path)} (sha256 `{self.data_digest}`)",
             f"- rows: {len(self.frame)}; columns checked: {len(self.frame.columns)} (the schema's)",
             f"- suite sha256: `{self.suite_digest}`",
             f"- result: **{'passed' if self.success else 'FAILED'}** "
             f"({self.evaluated - self.failed}/{self.evaluated} expectations)",
         ]
         if self.extra_columns:
-            lines.append(f"- ignored extra columns: {', '.join(self.extra_columns)}")
-        lines += ["", *(f"- failed: {f}" for f in self.failures)]
+            lines.append(f"- ignored extra columns: {names(self.extra_columns)}")
+        lines += ["", *(f"- failed: {md(f)}" for f in self.failures)]
         return "\n".join(lines) + "\n"
 
 
@@ -196,6 +196,7 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
             f"but Great Expectations ran {len(result.results)}"
         )
     failures = describe_failures(result.results, kept, schema, suite)
+    failures += not_dates(kept, schema, failures)  # by parsing: a pattern lets 2021-02-30 through
     labels = target_labels(suite, schema.target) if schema.task == "classification" else ()
     if not failures and labels:
         check_labels(kept[schema.target], labels, schema.target)
@@ -207,7 +208,7 @@ def validate(data_path: Path | str, schema: Schema) -> ContractResult:
         suite_digest=file_digest(schema.suite_path),
         frame=kept,
         extra_columns=extra,
-        evaluated=len(result.results),
+        evaluated=len(result.results) + date_checks(schema),
         failed=len(failures),
         failures=failures,
         result_json=result.to_json_dict(),

@@ -81,6 +81,34 @@ def _strays(
     return out
 
 
+def not_dates(frame: pd.DataFrame, schema: Schema, failures: list[str]) -> list[str]:
+    """One phrase per `date` source column (schema `derived:`) holding a value the training's date
+    parser cannot read (2021-02-30, 2021-13-45T99:99: training would silently make them missing),
+    with the first few and their CSV lines; a column a failed expectation names already is left to it."""
+    from trainer.transforms import DATE_FORMAT
+
+    phrases = []
+    for source in dict.fromkeys(d.source for d in schema.derived if d.kind == "date"):
+        values = frame.get(source)
+        if values is None or any(f"({source})" in phrase for phrase in failures):
+            continue
+        text = values.astype("str")
+        parsed = pd.to_datetime(text, format=DATE_FORMAT, errors="coerce", utc=True)
+        bad = values.notna().to_numpy() & parsed.isna().to_numpy()
+        if bad.any():
+            rows = bad.nonzero()[0][:SAMPLE_SIZE]
+            sample = ", ".join(f"{repr(values.iloc[i])[:40]} (line {i + 2})" for i in rows)
+            count = int(bad.sum())
+            what = f"{count} values are not dates" if count > 1 else "1 value is not a date"
+            phrases.append(f"date column ({source}): {what} (ISO 8601, a real day and time), e.g. {sample}")
+    return phrases
+
+
+def date_checks(schema: Schema) -> int:
+    """How many date columns the contract parses (each one check beside the suite's expectations)."""
+    return len({d.source for d in schema.derived if d.kind == "date"})
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, int | float):
         return True

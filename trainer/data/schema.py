@@ -106,12 +106,14 @@ def _label(data: dict[str, Any], key: str, where: str) -> Any:
 
 def _names(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     value = data.get(key) or []
-    if (
-        not isinstance(value, list)
-        or len(value) > MAX_COLUMNS
-        or not all(isinstance(v, str) and 0 < len(v) <= MAX_TEXT for v in value)
-    ):
-        raise ConfigError(f"{where}: '{key}' must be a list of column names")
+    if not isinstance(value, list) or len(value) > MAX_COLUMNS:
+        raise ConfigError(f"{where}: '{key}' must be a list of column names (at most {MAX_COLUMNS})")
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_TEXT:
+            what = f"{len(name)} characters" if isinstance(name, str) else f"not a name: {name!r:.60}"
+            raise ConfigError(
+                f"{where}: '{key}'[{i}] is {what} (a column name has 1 to {MAX_TEXT} characters)"
+            )
     return tuple(value)
 
 

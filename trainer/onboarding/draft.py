@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,70 +20,17 @@ import yaml
 
 from trainer.data.csv_reader import read_csv
 from trainer.errors import ConfigError
+from trainer.onboarding import checks
+from trainer.onboarding.candidates import CANDIDATES, CLASSIFIER_CANDIDATES
 from trainer.onboarding.profile import DataProfile, describe, profile
 from trainer.onboarding.suite_draft import draft_suite
-from trainer.recipe.settings import FLOOR, SplitSettings
+from trainer.recipe.settings import FLOOR, MAX_TEXT, SplitSettings
 
 log = logging.getLogger(__name__)
 
 ROLES = ("identifiers", "numerical", "categorical", "leakage", "ignore")
 SMALL, LARGE = 2_000, 100_000  # rows: which candidate set the recipe drafts
 RARE_POSITIVES = 0.2  # a yes/no target whose positive class is rarer: its threshold is chosen (F1)
-
-# one set for every size: the classifiers are cheap next to the data sizes init sees
-CLASSIFIER_CANDIDATES = """  dummy: {}
-  logistic:
-    C: [0.1, 1.0, 10.0]
-  knn:
-    n_neighbors: [10, 25]
-  random_forest:
-    n_estimators: [200]
-    min_samples_leaf: [3, 10]
-  hist_gradient_boosting:
-    max_iter: [100]
-    learning_rate: [0.05]
-    max_leaf_nodes: [7]
-    min_samples_leaf: [20]
-"""
-CANDIDATES = {
-    "small": """  dummy: {}
-  linear: {}
-  ridge:
-    alpha: [0.1, 1.0, 10.0, 100.0]
-  knn:
-    n_neighbors: [10, 25]
-  random_forest:
-    n_estimators: [200]
-    min_samples_leaf: [3, 10]
-  hist_gradient_boosting:
-    max_iter: [100]
-    learning_rate: [0.05]
-    max_leaf_nodes: [7]
-    min_samples_leaf: [20]
-""",
-    "medium": """  dummy: {}
-  linear: {}
-  ridge:
-    alpha: [1.0, 10.0, 100.0]
-  random_forest:
-    n_estimators: [200]
-    max_features: [0.33]
-    min_samples_leaf: [5]
-  hist_gradient_boosting:
-    max_iter: [300]
-    learning_rate: [0.05]
-    max_leaf_nodes: [15]
-    min_samples_leaf: [40]
-""",
-    "large": """  dummy: {}
-  ridge:
-    alpha: [1.0, 10.0]
-  hist_gradient_boosting:
-    max_iter: [300]
-    learning_rate: [0.1]
-    max_leaf_nodes: [31]
-""",
-}
 
 
 @dataclass(frozen=True)
@@ -99,24 +45,24 @@ class Drafts:
         return self.schema, self.suite, self.recipe
 
 
-def dataset_name(data: Path) -> str:
-    """The CSV's stem as a registered-model name: lower case, other characters as `-`."""
-    return re.sub(r"[^a-z0-9_.-]+", "-", data.stem.lower()).strip("-.") or "dataset"
-
-
 def _scalar(value: object) -> str:
     """A YAML scalar for a name (quoted only where YAML needs it)."""
     dumped = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
     return dumped.strip().removesuffix("\n...").strip()
 
 
+def _flat(text: object) -> str:
+    """Text for a YAML comment: on one line (a line break would end the comment)."""
+    return " ".join(str(text).splitlines())
+
+
 def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
     """The schema YAML, every inferred role with its rule as a comment."""
     lines = [
-        f"# Drafted by `trainer init` from {data} ({p.rows} rows): review every role below.",
+        f"# Drafted by `trainer init` from {_flat(data)} ({p.rows} rows): review every role below.",
         "# The comment beside a column is the rule that gave it its role; move a column to change it.",
         f"name: {_scalar(name)}",
-        f"# description: what `{p.target}` means, in words (the model card's first line)",
+        f"# description: what `{_flat(p.target)}` means, in words (the model card's first line)",
         f"suite: {_scalar(suite_file)}",
     ]
     lines.append(f"task: {p.task}  # regression, or classification for a target of classes")
@@ -128,11 +74,11 @@ def draft_schema(p: DataProfile, name: str, data: Path, suite_file: str) -> str:
             f" ({target.counts[rarer]} of {sum(target.counts)} rows):"
             " the event scores are for; change it if you predict the other"
         )
-    lines.append(f"target: {_scalar(p.target)}  # {p.column(p.target).rule}")
+    lines.append(f"target: {_scalar(p.target)}  # {_flat(p.column(p.target).rule)}")
     for role in ROLES:
         cols = p.role(role)
         lines.append(f"{role}:{' []' if not cols else ''}")
-        lines += [f"  - {_scalar(c.name)}  # {c.rule}" for c in cols]
+        lines += [f"  - {_scalar(c.name)}  # {_flat(c.rule)}" for c in cols]
     return "\n".join(lines + _derived_lines(p)) + "\n"
 
 
@@ -147,13 +93,16 @@ def _derived_lines(p: DataProfile) -> list[str]:
     taken = {c.name for c in p.columns}
     lines = ["derived:  # a number computed from a text column; the source column is not a feature itself"]
     for c in dates:
-        name = f"{c.name}_year" if f"{c.name}_year" not in taken else f"{c.name}_as_year"
-        lines.append(f"  - {{name: {_scalar(name)}, source: {_scalar(c.name)}, kind: date}}  # {c.rule}")
+        stem = c.name[: MAX_TEXT - len("_as_year")]  # a derived name fits a schema as its source does
+        name = f"{stem}_year" if f"{stem}_year" not in taken else f"{stem}_as_year"
+        lines.append(
+            f"  - {{name: {_scalar(name)}, source: {_scalar(c.name)}, kind: date}}  # {_flat(c.rule)}"
+        )
     return lines
 
 
-def drafted_folds(p: DataProfile) -> int:
-    return 3 if p.rows > LARGE else 5
+def drafted_folds(rows: int) -> int:
+    return 3 if rows > LARGE else 5
 
 
 def warn_of_rare_labels(p: DataProfile) -> None:
@@ -161,7 +110,7 @@ def warn_of_rare_labels(p: DataProfile) -> None:
     (exit 2): say so now, before anything is trained."""
     if p.task != "classification":
         return
-    needed = math.ceil(drafted_folds(p) / (1 - SplitSettings().test_size))
+    needed = math.ceil(drafted_folds(p.rows) / (1 - SplitSettings().test_size))
     target = p.column(p.target)
     for label, rows in zip(target.values, target.counts, strict=True):
         if rows < needed:
@@ -171,14 +120,14 @@ def warn_of_rare_labels(p: DataProfile) -> None:
                 label,
                 rows,
                 needed,
-                drafted_folds(p),
+                drafted_folds(p.rows),
             )
 
 
 def draft_recipe(p: DataProfile, name: str, data: str, schema: str) -> str:
     """The recipe YAML: named after the dataset, relative gates, candidates sized to the data."""
     size = "small" if p.rows <= SMALL else "medium" if p.rows <= LARGE else "large"
-    folds = drafted_folds(p)
+    folds = drafted_folds(p.rows)
     return f"""# Drafted by `trainer init` for {name} ({p.rows} rows: the {size} candidate set). Review, then:
 #   mlflow run . --env-manager local -P recipe=<this file>
 experiment: {_scalar(name)}
@@ -266,18 +215,29 @@ class Asked:
 
 def write_drafts(data: Path, asked: Asked, out: Path | None, force: bool = False) -> str:
     """`trainer init`: write the three drafts and return what to print (profile, files, next steps)."""
-    name = asked.name or dataset_name(data)
+    name = checks.check_name(asked.name or checks.dataset_name(data))
     folder = out or Path("datasets") / name
     drafts = Drafts(folder / "schema.yaml", folder / "suite.json", folder / "recipe.yaml")
+    checks.check_folder(folder)
     _refuse_overwrite(drafts, force)
-    p = profile(read_csv(data), asked.target, asked.task, asked.categorical)
+    frame = read_csv(data)
+    checks.check_header(frame.columns)
+    checks.check_rows(len(frame), drafted_folds(len(frame)), SplitSettings().test_size, data)
+    p = profile(frame, asked.target, asked.task, asked.categorical)
+    features = [c.name for c in p.columns if c.role in ("numerical", "categorical", "date")]
+    checks.check_features(features, {role: [c.name for c in p.role(role)] for role in ROLES})
     warn_of_rare_labels(p)
-    folder.mkdir(parents=True, exist_ok=True)
-    drafts.suite.write_text(json.dumps(draft_suite(p, name), indent=2) + "\n", encoding="utf-8")
-    drafts.schema.write_text(draft_schema(p, name, data, drafts.suite.name), encoding="utf-8")
-    drafts.recipe.write_text(
-        draft_recipe(p, name, _relative(data, folder), drafts.schema.name), encoding="utf-8"
-    )
+    texts = {
+        drafts.suite: json.dumps(draft_suite(p, name), indent=2) + "\n",
+        drafts.schema: draft_schema(p, name, data, drafts.suite.name),
+        drafts.recipe: draft_recipe(p, name, _relative(data, folder), drafts.schema.name),
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, text in texts.items():
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the drafts in {folder}: {exc.strerror or exc}")
     return report(p, drafts)
 
 

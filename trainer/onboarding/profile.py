@@ -179,9 +179,15 @@ def resolve_task(target: pd.Series, task: str | None) -> str:
             f"--task regression: target '{target.name}' is not numeric (e.g. {target.iloc[0]!r}); "
             "a target of classes is --task classification"
         )
-    if task is not None:
-        return task
-    return "regression" if numeric and target.nunique() > FEW_VALUES else "classification"
+    resolved = task or ("regression" if numeric and target.nunique() > FEW_VALUES else "classification")
+    if resolved == "classification" and target.nunique() > MAX_CATEGORIES:
+        asked = "--task classification" if task else "a target of text"
+        raise ConfigError(
+            f"{asked}: target '{target.name}' has {target.nunique()} distinct values in {len(target)} rows, "
+            f"too many to be classes (at most {MAX_CATEGORIES})"
+            + ("; a number to predict is --task regression" if numeric else "")
+        )
+    return resolved
 
 
 def _check_named_column(frame: pd.DataFrame, option: str, name: str) -> None:

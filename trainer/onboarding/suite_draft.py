@@ -81,14 +81,19 @@ def column_expectations(col: ColumnProfile, task: str = "regression") -> list[di
     if col.role == "identifiers":
         out.append(_exp("expect_column_values_to_be_unique", "unique per row", column=col.name))
     if col.role == "date":
-        out.append(
+        out += [
             _exp(
                 "expect_column_values_to_match_regex",
                 "ISO 8601 dates, as observed",
                 column=col.name,
                 regex=ISO_DATE,
-            )
-        )
+            ),
+            _exp(
+                "expect_column_values_to_be_dateutil_parseable",
+                "a real day and time (the pattern alone lets 2021-02-30 through)",
+                column=col.name,
+            ),
+        ]
     if col.role == "categorical" or (col.role == "target" and task == "classification"):
         out.append(
             _exp(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from trainer.errors import GateError, TrainerError, typed_line
 from trainer.recording import steps as record
 from trainer.search.candidate_search import planned_count, search_all
+from trainer.text import code
 from trainer.tracking.progress import Progress
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def mark_winner(winner: CandidateResult, baseline: CandidateResult, parent: Run)
     query = f"tags.mlflow.parentRunId = '{parent.info.run_id}' and tags.level = 'candidate'"
     note = (
         f"**Selected**: the winner of this training, CV {winner.metric} {winner.cv_mean:.4f} ± "
-        f"{winner.cv_std:.4f} against the baseline `{baseline.name}`'s {baseline.cv_mean:.4f}."
+        f"{winner.cv_std:.4f} against the baseline {code(baseline.name)}'s {baseline.cv_mean:.4f}."
     )
     tags = [RunTag("selected", "true"), RunTag("mlflow.note.content", note)]
     for child in client.search_runs([parent.info.experiment_id], query):

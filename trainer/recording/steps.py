@@ -19,7 +19,7 @@ from trainer.data.contract import ignored_columns_tag
 from trainer.files import absolute
 from trainer.leakage.detector import plot
 from trainer.search.results import param_label
-from trainer.text import markdown_table
+from trainer.text import csv_text, markdown_table, md, write_csv
 from trainer.tracking.lineage import logged_despite_a_concurrent_run
 from trainer.tracking.report import leaderboard_plot, timing_table
 
@@ -116,8 +116,8 @@ def leakage(report: LeakageReport) -> None:
     mlflow.log_metric("leakage_all_r2", report.all_r2)
     with tempfile.TemporaryDirectory(prefix="trainer-leakage-") as tmp:
         out = Path(tmp)
-        report.table.to_csv(out / "leakage.csv", index=False)
-        (out / "leakage.md").write_text(f"{report.summary()}\n\n{markdown_table(report.table)}")
+        write_csv(report.table, out / "leakage.csv")
+        (out / "leakage.md").write_text(f"{md(report.summary())}\n\n{markdown_table(report.table)}")
         plot(report, out / "leakage.png")
         mlflow.log_artifacts(tmp, "leakage")
     log.info(report.summary())
@@ -183,7 +183,7 @@ def candidate(result: CandidateResult, parent: Run) -> str:
         params=[Param(k, str(v)) for k, v in sorted(result.best_params.items())][:MAX_PARAMS],
         tags=[RunTag("best_params", param_label(result.best_params))],
     )
-    frame.client.log_text(cid, result.cv_results.to_csv(index=False), "cv_results.csv")
+    frame.client.log_text(cid, csv_text(result.cv_results), "cv_results.csv")
     if result.grid_size > 1:  # a one-point grid's only point is the candidate run itself
         for row in result.cv_results.to_dict(orient="records"):
             _grid_point(frame, row, result, cid)
@@ -212,7 +212,7 @@ def _grid_point(frame: _RunFrame, row: dict[str, Any], result: CandidateResult, 
 
 def leaderboard(board: pd.DataFrame, out: Path) -> None:
     """The ranked candidates as CSV, Markdown and a plot under `leaderboard/`."""
-    board.to_csv(out / "leaderboard.csv", index=False)
+    write_csv(board, out / "leaderboard.csv")
     (out / "leaderboard.md").write_text(markdown_table(board))
     metric = next(c for c in board.columns if c.startswith("cv_")).removeprefix("cv_").removesuffix("_mean")
     leaderboard_plot(board, out / "leaderboard.png", metric)
@@ -275,7 +275,8 @@ def finishing(done: DecisionRule, task: Task) -> None:
 
 
 def description(markdown: str) -> None:
-    """The run's description in the MLflow UI (MLflow's `mlflow.note.content` tag)."""
+    """The run's description in the MLflow UI (MLflow's `mlflow.note.content` tag): Markdown whose
+    user text is escaped already (trainer.text)."""
     mlflow.set_tag("mlflow.note.content", markdown)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from trainer.files import absolute
 from trainer.recipe.task import positive_rates
 from trainer.registry import importance
-from trainer.text import markdown_table
+from trainer.text import code, markdown_table, md, names
 
 if TYPE_CHECKING:
     from trainer.data.contract import ContractResult
@@ -27,25 +27,25 @@ def run_description(
     winner, baseline, metric = selection.winner, selection.baseline, selection.winner.metric
     holdout = test_metrics.get(f"test_{metric}")
     went = (
-        f"Registered as `{version}` (its model card is on the version's page)."
+        f"Registered as {code(version)} (its model card is on the version's page)."
         if version
         else "Not registered (`--no-register`)."
     )
     return (
-        f"**{winner.name}** selected by CV {metric} {winner.cv_mean:.4f} ± {winner.cv_std:.4f} "
-        f"(baseline `{baseline.name}` {baseline.cv_mean:.4f})"
+        f"**{md(winner.name)}** selected by CV {metric} {winner.cv_mean:.4f} ± {winner.cv_std:.4f} "
+        f"(baseline {code(baseline.name)} {baseline.cv_mean:.4f})"
         + ("" if holdout is None else f"; holdout {metric} {holdout:.4f}")
-        + f".\n\nData `{data.data_path.name}` ({len(data.frame)} rows, sha256 `{data.data_digest[:12]}`) "
+        + f".\n\nData {code(data.data_path.name)} ({len(data.frame)} rows, sha256 `{data.data_digest[:12]}`) "
         f"passed the data contract ({data.evaluated}/{data.evaluated} expectations).\n\n{went}"
     )
 
 
 def predicts(schema: Schema) -> str:
-    """What the model predicts: the schema's own description of the target, or neutral words."""
-    source = f"from the columns in {Path(schema.path).name}"
+    """What the model predicts (Markdown): the schema's own description of the target, or neutral words."""
+    source = f"from the columns in {md(Path(schema.path).name)}"
     if schema.description:
-        return f"predicts `{schema.target}`, {schema.description}, {source}"
-    return f"predicts `{schema.target}` {source}"
+        return f"predicts {code(schema.target)}, {md(schema.description)}, {source}"
+    return f"predicts {code(schema.target)} {source}"
 
 
 def _sentence(text: str) -> str:
@@ -55,7 +55,7 @@ def _sentence(text: str) -> str:
 def registered_model_description(schema: Schema) -> str:
     """The registered model's description, written once when the registered model is created."""
     return (
-        f"{_sentence(predicts(schema))}: {', '.join(schema.feature_columns)}. Every version was "
+        f"{_sentence(predicts(schema))}: {names(schema.feature_columns)}. Every version was "
         "trained behind the data contract and quality gates; its description is its model card."
     )
 
@@ -64,7 +64,7 @@ def model_card(ctx: TrainingContext, serialization: str, name: str, version: str
     """The version description: data, features, candidates, choice, metrics, gates, loading."""
     return "\n".join(
         [
-            f"# {name} version {version}: predicts `{ctx.schema.target}`",
+            f"# {md(name)} version {version}: predicts {code(ctx.schema.target)}",
             "",
             f"{_sentence(predicts(ctx.schema))}.",
             "",
@@ -81,23 +81,24 @@ def model_card(ctx: TrainingContext, serialization: str, name: str, version: str
 def _data_section(ctx: TrainingContext) -> str:
     r = ctx.recipe
     return f"""## Data
-- source: `{absolute(ctx.contract.data_path)}`, sha256 `{ctx.contract.data_digest}`
+- source: {code(absolute(ctx.contract.data_path))}, sha256 `{ctx.contract.data_digest}`
 - rows: {len(ctx.contract.frame)} (train {len(ctx.split.X_train)}, holdout {len(ctx.split.X_test)}; \
-test_size {r.split.test_size}, seed {r.split.random_state}, grouped by {r.split.group_by or "nothing"})
-- contract: {ctx.contract.summary()}; suite sha256 `{ctx.contract.suite_digest}`
+test_size {r.split.test_size}, seed {r.split.random_state}, grouped by {md(r.split.group_by or "nothing")})
+- contract: {md(ctx.contract.summary())}; suite sha256 `{ctx.contract.suite_digest}`
 """
 
 
 def _features_section(schema: Schema, feature_digest: str) -> str:
     roles = schema.roles()
     derived = (
-        ", ".join(f"{d['name']} (from `{d['source']}`, {d['kind']})" for d in roles["derived"]) or "none"
+        ", ".join(f"{md(d['name'])} (from {code(d['source'])}, {d['kind']})" for d in roles["derived"])
+        or "none"
     )
     return f"""## Features (schema sha256 `{schema.digest[:12]}`)
-- numerical: {", ".join(roles["numerical"])}
-- categorical: {", ".join(roles["categorical"])}
+- numerical: {names(roles["numerical"])}
+- categorical: {names(roles["categorical"])}
 - derived: {derived}
-- never used: identifiers {roles["identifiers"]}, leakage {roles["leakage"]}, ignored {roles["ignore"]}
+- never used: identifiers {md(roles["identifiers"])}, leakage {md(roles["leakage"])}, ignored {md(roles["ignore"])}
 - feature digest: `{feature_digest}`
 """
 
@@ -109,15 +110,16 @@ def _leakage_section(ctx: TrainingContext) -> str:
         return "## Leakage check\n- not run (leakage.enabled: false)\n"
     top = report.table.sort_values("alone_r2", ascending=False).head(3)
     strongest = ", ".join(
-        f"`{r.column}` alone {report.score} {r.alone_r2:.3f}, lift {r.lift:.3f}" for r in top.itertuples()
+        f"{code(r.column)} alone {report.score} {r.alone_r2:.3f}, lift {r.lift:.3f}" for r in top.itertuples()
     )
     flagged = report.table[report.table["level"] != "ok"]
     found = (
-        "; ".join(f"`{r.column}` {r.level}: {r.reason}" for r in flagged.itertuples()) or "nothing flagged"
+        "; ".join(f"{code(r.column)} {r.level}: {md(r.reason)}" for r in flagged.itertuples())
+        or "nothing flagged"
     )
     return f"""## Leakage check (training part, {report.rows} rows; table and plot in the run under `leakage/`)
 - {found}
-- acknowledged in the recipe: {", ".join(report.acknowledged) or "none"}
+- acknowledged in the recipe: {names(report.acknowledged) or "none"}
 - strongest features: {strongest}
 """
 
@@ -128,12 +130,12 @@ def _choice_section(ctx: TrainingContext) -> str:
     return f"""## Candidates ({r.cv.folds}-fold CV R², recipe sha256 `{r.digest[:12]}`)
 {markdown_table(ctx.selection.leaderboard[BOARD_COLUMNS])}
 ## Chosen model
-- candidate: **{w.name}**, parameters `{json.dumps(w.best_params, sort_keys=True, default=str)}`
-- CV R² {w.cv_r2_mean:.4f} ± {w.cv_r2_std:.4f}; baseline `{baseline.name}` {baseline.cv_r2_mean:.4f}
+- candidate: **{md(w.name)}**, parameters {code(json.dumps(w.best_params, sort_keys=True, default=str))}
+- CV R² {w.cv_r2_mean:.4f} ± {w.cv_r2_std:.4f}; baseline {code(baseline.name)} {baseline.cv_r2_mean:.4f}
 - holdout: R² {m["test_r2"]:.4f}, RMSE {m["test_rmse"]:.3f}, MAE {m["test_mae"]:.3f}
 
 ## Gates
-- min_cv_r2 {"none (no absolute floor)" if r.gates.min_cv_r2 is None else r.gates.min_cv_r2}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement}: passed
+- min_cv_r2 {"none (no absolute floor)" if r.gates.min_cv_r2 is None else r.gates.min_cv_r2}; must beat {code(r.gates.baseline)} by ≥ {r.gates.min_improvement}: passed
 """
 
 
@@ -146,15 +148,15 @@ def _classifier_section(ctx: TrainingContext) -> str:
     return f"""## Candidates ({r.cv.folds}-fold stratified CV {m}, recipe sha256 `{r.digest[:12]}`)
 {markdown_table(board)}
 ## Chosen model
-- task: classification, labels {list(task.labels)}, positive class `{task.positive_class}`
-- candidate: **{w.name}**, parameters `{json.dumps(w.best_params, sort_keys=True, default=str)}`
-- CV {m} {w.cv_mean:.4f} ± {w.cv_std:.4f}; baseline `{baseline.name}` {baseline.cv_mean:.4f}
+- task: classification, labels {md(list(task.labels))}, positive class {code(task.positive_class)}
+- candidate: **{md(w.name)}**, parameters {code(json.dumps(w.best_params, sort_keys=True, default=str))}
+- CV {m} {w.cv_mean:.4f} ± {w.cv_std:.4f}; baseline {code(baseline.name)} {baseline.cv_mean:.4f}
 - calibration: {done.get("calibration", "none")}; decision threshold: \
 {done.get("threshold") or "argmax"} ({done.get("threshold_source", "none")})
 - holdout: {holdout}{_positives_line(ctx)}
 
 ## Gates
-- min_cv_score {"none (no absolute floor)" if r.gates.min_cv_score is None else r.gates.min_cv_score}; must beat `{r.gates.baseline}` by ≥ {r.gates.min_improvement} {m}: passed
+- min_cv_score {"none (no absolute floor)" if r.gates.min_cv_score is None else r.gates.min_cv_score}; must beat {code(r.gates.baseline)} by ≥ {r.gates.min_improvement} {m}: passed
 
 `predict` gives labels; `mlflow.sklearn.load_model(uri).predict_proba(rows)` gives the probabilities
 (columns in the order of `labels`).
@@ -167,12 +169,12 @@ def _positives_line(ctx: TrainingContext) -> str:
     if rates is None:
         return ""
     line = (
-        f"\n- holdout labels: `{ctx.task.positive_class}` in {rates.actual:.1%} of rows, predicted for "
+        f"\n- holdout labels: {code(ctx.task.positive_class)} in {rates.actual:.1%} of rows, predicted for "
         f"{rates.predicted:.1%}; recall {rates.recall:.3f}; always predicting the majority label scores "
         f"accuracy {rates.majority_accuracy:.3f}"
     )
     advice = rates.advice()
-    return line + (f"\n- **warning**: {advice}" if advice else "")
+    return line + (f"\n- **warning**: {md(advice)}" if advice else "")
 
 
 def _alias_note(ctx: TrainingContext, name: str, version: str) -> str:
@@ -184,9 +186,16 @@ def _alias_note(ctx: TrainingContext, name: str, version: str) -> str:
         else f"`trainer promote --version {version}` gives it to this one"
     )
     return (
-        f"`models:/{name}@{alias}` loads whichever version holds the `{alias}` alias ({how}; "
-        f"`trainer explain models:/{name}@{alias}` says which holds it now)."
+        f"{code(f'models:/{name}@{alias}')} loads whichever version holds the {code(alias)} alias ({how}; "
+        f"{code(f'trainer explain models:/{name}@{alias}')} says which holds it now)."
     )
+
+
+def _python_string(text: str) -> str:
+    """A Python string literal on one line with no markup character in it (a code block in the MLflow
+    UI shows it as written): `<`, `>`, `&` and backticks as their escapes."""
+    literal = json.dumps(text, ensure_ascii=False)
+    return literal.translate({ord("<"): "\\x3c", ord(">"): "\\x3e", ord("&"): "\\x26", ord("`"): "\\x60"})
 
 
 def _loading_section(ctx: TrainingContext, name: str, version: str, serialization: str) -> str:
@@ -201,8 +210,8 @@ def _loading_section(ctx: TrainingContext, name: str, version: str, serializatio
 import mlflow
 import pandas as pd
 
-model = mlflow.sklearn.load_model("models:/{name}/{version}")
-rows = pd.read_csv("{absolute(ctx.contract.data_path)}").head(5)  # raw rows: extra columns are ignored
+model = mlflow.sklearn.load_model({_python_string(f"models:/{name}/{version}")})
+rows = pd.read_csv({_python_string(absolute(ctx.contract.data_path))}).head(5)  # raw rows: extra columns are ignored
 print(model.predict(rows))
 ```
 {_alias_note(ctx, name, version)}

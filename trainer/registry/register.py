@@ -27,6 +27,7 @@ from trainer.registry.importance import importance_by_column
 from trainer.registry.signature import schema_signature
 from trainer.registry.training_profile import record_profile
 from trainer.search.local_workers import in_background
+from trainer.text import write_csv
 from trainer.tracking.lineage import logged_despite_a_concurrent_run
 from trainer.tracking.report import importance_plot, prediction_plots, timing_table
 from trainer.tracking.timing import PhaseTimer
@@ -88,12 +89,12 @@ def _log_evaluation(importance: pd.DataFrame, ctx: TrainingContext, out: Path) -
 
     names = ["permutation_importance.png", "permutation_importance.csv"]
     if ctx.task.is_classification:
-        per_class_report(ctx).to_csv(out / "per_class.csv", index=False)
+        write_csv(per_class_report(ctx), out / "per_class.csv")
         names.append("per_class.csv")
     else:
         prediction_plots(ctx.split.y_test, ctx.predictions, out / "predicted_vs_actual.png")
         names.insert(0, "predicted_vs_actual.png")
-    importance.to_csv(out / "permutation_importance.csv", index=False)
+    write_csv(importance, out / "permutation_importance.csv")
     importance_plot(importance, out / "permutation_importance.png")
     for name in names:
         mlflow.log_artifact(str(out / name), "evaluation")

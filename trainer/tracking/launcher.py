@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from trainer.errors import failure_reason
+from trainer.text import md
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def described_launcher_run(title: str, tags: Mapping[str, str], done: str) -> It
         yield learned
     except BaseException as exc:
         reason = failure_reason(exc)
-        _describe(launched, title, {**tags, **learned, "failure_reason": reason}, f"**FAILED**: {reason}")
+        _describe(launched, title, {**tags, **learned, "failure_reason": reason}, f"**FAILED**: {md(reason)}")
         raise
     _describe(launched, title, {**tags, **learned}, done)
 

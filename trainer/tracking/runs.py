@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.errors import redact_uri  # also this module's: the URL masking every message uses
+from trainer.text import md
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def hand_over(launched: str, run: Any) -> None:
     experiment = mlflow.get_experiment(run.info.experiment_id).name
     where = f"experiment '{experiment}', run {run.info.run_id}"
     client.set_tag(launched, "recorded_in", where)
-    client.set_tag(launched, "mlflow.note.content", f"This command was recorded in {where}.")
+    client.set_tag(launched, "mlflow.note.content", f"This command was recorded in {md(where)}.")
     client.update_run(launched, status="FINISHED", name=f"{run.info.run_name} (in '{experiment}')")
     log.info(
         "`mlflow run` opened run %s in experiment '%s'; recording in the recipe's %s instead",
@@ -277,7 +278,8 @@ def parent_run(
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         reason = failure_reason(exc)
-        _safely(mlflow.set_tags, {"failure_reason": reason, "mlflow.note.content": f"**{status}**: {reason}"})
+        note = f"**{status}**: {md(reason)}"
+        _safely(mlflow.set_tags, {"failure_reason": reason, "mlflow.note.content": note})
         _safely(mlflow.end_run, status)
         raise
     mlflow.end_run("FINISHED")
