@@ -22,7 +22,7 @@ from trainer.monitoring.batches import CHUNK_ROWS, checked_chunks, model_input, 
 from trainer.monitoring.recording import version_run
 from trainer.monitoring.rows import Checked, RowContract, row_contract
 from trainer.monitoring.version import Version, opened
-from trainer.text import some
+from trainer.text import csv_safe, some
 
 log = logging.getLogger(__name__)
 SHOWN_REJECTS = 5  # bad rows named in the error line
@@ -71,7 +71,7 @@ class _Writer:
         path = self.partial[key]
         if key not in self.started:
             path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(
+        csv_safe(frame).to_csv(  # identifiers and rejected values are user text (see trainer.text)
             path, mode="a" if key in self.started else "w", header=key not in self.started, index=False
         )
         self.started.add(key)
