@@ -128,7 +128,9 @@ def run_flaml(args: argparse.Namespace, train: Any, holdout: Any, kind: str) -> 
         "score": holdout_score(args.metric, holdout[args.target], prediction, classes, args.positive_class),
         "best_model": automl.best_estimator,
         "best_config": automl.best_config,
-        "trials": len(automl.config_history),
+        # config_history holds the trials that improved on the best so far, not every trial
+        "improvements": len(automl.config_history),
+        "trials": sum(getattr(automl, "_iter_per_learner", {}).values()) or None,
         "time_to_find_best_s": automl.time_to_find_best_model,
     }
 

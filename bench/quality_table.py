@@ -96,7 +96,7 @@ def _numberish(text: str) -> bool:
 
 DETAIL_HEADERS = [
     "dataset", "ours: winner (CV)", "init s", "train s", "search s", "skipped", "split check",
-    "FLAML: best (trials)", "FLAML s", "AutoGluon: best (models)", "AutoGluon s", "others' CPU (max)",
+    "FLAML: best (trials/improved)", "FLAML s", "AutoGluon: best (models)", "AutoGluon s", "others' CPU (max)",
 ]  # fmt: skip
 
 
@@ -116,7 +116,9 @@ def detail_cells(row: Row) -> list[str]:
         _seconds(ours.get("time_search_s")),
         str(len(ours.get("skipped") or [])) if "skipped" in ours else "-",
         ours.get("split_check", "-"),
-        f"{flaml.get('best_model', '-')} ({flaml.get('trials', '-')})" if flaml else "-",
+        f"{flaml.get('best_model', '-')} ({flaml.get('trials') or '-'}/{flaml.get('improvements', '-')})"
+        if flaml
+        else "-",
         _seconds(flaml.get("wall_s")),
         f"{ag.get('best_model', '-')} ({ag.get('models', '-')})" if ag else "-",
         _seconds(ag.get("wall_s")),
@@ -140,7 +142,8 @@ def render(rows: list[Row], context: dict[str, Any]) -> str:
         "",
         "Our winning candidate and its CV score; the seconds of `trainer init`, `trainer train` and its search; "
         "candidates the time budget skipped; the split check (our registered model rescored on holdout.csv); "
-        "the peers' best models and process walls; the most of the CPUs other processes used during any of "
+        "the peers' best models (FLAML: its trials / those that improved on the best; AutoGluon: models "
+        "trained) and process walls; the most of the CPUs other processes used during any of "
         "the four (trust a row only when that is low).",
         "",
         markdown_table(DETAIL_HEADERS, [detail_cells(r) for r in rows]),
