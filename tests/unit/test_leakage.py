@@ -238,3 +238,50 @@ def test_star_legitimate_features_silent_and_undeclared_read3_warned(
     assert set(levels.values()) == {"ok"}, leaky.table
     enforce(leaky)  # a warning never stops the training
     assert "feature 'read3' dominates" in caplog.text
+
+
+def _sitting(rows: int = 400) -> tuple[pd.DataFrame, np.ndarray]:
+    """Three honest features and two exam scores of the same sitting as the target: each exam a
+    noisy reading of what the target also measures, so the two are near copies of each other
+    (|Spearman| 0.94) but neither of the target (0.95, under the 0.98 block)."""
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(3, rows))
+    sitting = a + b + c + rng.normal(scale=1.0, size=rows)
+    y = sitting + rng.normal(scale=0.3, size=rows)
+    exams = {f"exam{i}": sitting + rng.normal(scale=0.5, size=rows) for i in (1, 2)}
+    return pd.DataFrame({"a": a, "b": b, "c": c, **exams}), y
+
+
+def test_two_near_copies_that_mask_each_other_are_scored_together_and_warned() -> None:
+    """Alone, each exam lifts the others by 0.02 (its twin knows what it knows): silent. Scored as
+    a group, the pair lifts the honest features by 0.3 and predicts the target better than they do."""
+    X, y = _sitting()
+    report = detect(X, y, SETTINGS)
+    table = report.table.set_index("column")
+    assert (table.loc[["exam1", "exam2"], "lift"] < 0.05).all(), table  # what used to hide them
+    assert _levels(report) == {"a": "ok", "b": "ok", "c": "ok", "exam1": "warn", "exam2": "warn"}, table
+    assert table.loc["exam1", "group"] == "exam1+exam2" and table.loc["exam1", "group_lift"] >= 0.1
+    assert "together with 'exam2'" in table.loc["exam1", "reason"]
+    assert pd.isna(table.loc["a", "group"])
+    honest = detect(X.drop(columns="exam2"), y, SETTINGS)  # one exam alone: the old rule sees it
+    assert _levels(honest)["exam1"] == "warn"
+
+
+def test_a_log_copy_of_the_target_is_blocked_by_init_and_by_train() -> None:
+    """A wage table (as ISLR's Wage) whose `logwage` is log(wage): drafted as leakage by `trainer
+    init`'s rule, and blocked (exit 2) by the training's detector when it is made a feature."""
+    from trainer.onboarding.profile import infer_role
+
+    rng = np.random.default_rng(3)
+    rows = 300
+    age = rng.integers(18, 80, size=rows)
+    education = rng.choice(["1. < HS Grad", "2. HS Grad", "3. Some College", "4. College Grad"], size=rows)
+    wage = np.exp(4.0 + 0.01 * age + 0.1 * (education == "4. College Grad") + rng.normal(0, 0.3, rows))
+    frame = pd.DataFrame({"year": rng.integers(2003, 2010, size=rows), "age": age, "education": education})
+    frame = frame.assign(logwage=np.log(wage), wage=wage)
+    role, rule = infer_role("logwage", frame["logwage"], "number", frame["wage"])
+    assert role == "leakage" and "near copy" in rule
+    report = detect(frame.drop(columns="wage"), wage, SETTINGS)
+    assert _levels(report)["logwage"] == "block"
+    with pytest.raises(ContractError, match="'logwage' is a near copy of the target"):
+        enforce(report)

@@ -11,6 +11,8 @@ overfits weak yes/no data less than a regressor on 1/0 (the all-features score o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -122,39 +124,89 @@ def brier_skill(y: np.ndarray, probabilities: np.ndarray, labels: np.ndarray, pr
     )
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """The detector's sample as its model sees it: numbers and category codes, the target (class
+    codes when `classes`), and which columns are categorical."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    categorical: set[str]
+    classes: bool = False
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per column: alone, all the others, and the lift; per group: the same for its columns
+    together; and the all-features score."""
+
+    columns: dict[str, dict[str, float]]
+    groups: list[dict[str, float]]
+    all_score: float
+
+
+def correlated_groups(X: pd.DataFrame, threshold: float) -> list[tuple[str, ...]]:
+    """Numeric columns linked by |Spearman| >= `threshold` (directly or through each other), each
+    group of two or more in column order; a group of every column is left out (nothing else to
+    compare it with). Text columns are not grouped: their codes have no order."""
+    numeric = [
+        c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])
+    ]
+    if len(numeric) < 2:
+        return []
+    linked = X[numeric].rank().corr().abs().to_numpy() >= threshold
+    group = list(range(len(numeric)))  # union-find: each column's representative
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(linked, k=1)), strict=True):
+        group[root(int(j))] = root(int(i))
+    members: dict[int, list[str]] = {}
+    for i, name in enumerate(numeric):
+        members.setdefault(root(i), []).append(name)
+    return [tuple(g) for g in members.values() if 1 < len(g) < len(X.columns)]
+
+
 def model_scores(
-    frame: pd.DataFrame, y: np.ndarray, categorical: set[str], n_jobs: int, alone_only: bool, classes: bool
-) -> tuple[dict[str, dict[str, float]], float]:
-    """Per column: alone, all the others, and the lift; plus the all-features score (`alone_only`:
-    the first, the rest NaN). The fits are tiny (3-fold HistGB on <= 2,000 rows): one thread each,
-    on the search's worker processes (already started: 2.0 s against 4.1 s in one process on the
-    2-core host, the same scores)."""
+    data: Encoded, n_jobs: int, alone_only: bool, groups: list[tuple[str, ...]] | None = None
+) -> Scores:
+    """Per column: alone, all the others, and the lift; the same for each group of columns together;
+    plus the all-features score (`alone_only`: the first of each, the rest NaN). The fits are tiny
+    (3-fold HistGB on <= 2,000 rows): one thread each, on the search's worker processes (already
+    started: 2.0 s against 4.1 s in one process on the 2-core host, the same scores)."""
     from joblib import Parallel, delayed
     from sklearn.model_selection import KFold
 
-    if len(frame) < MIN_ROWS_FOR_SCORES:
-        return {}, float("nan")
-    folds = list(KFold(FOLDS, shuffle=True, random_state=SEED).split(frame))
-    columns = list(frame.columns)
-    alone = [[col] for col in columns]  # the larger fits first: the workers end together
-    subsets = (
-        alone if alone_only else [columns, *([c for c in columns if c != col] for col in columns), *alone]
-    )
+    groups = groups or []
+    if len(data.frame) < MIN_ROWS_FOR_SCORES:
+        return Scores({}, [{} for _ in groups], float("nan"))
+    folds = list(KFold(FOLDS, shuffle=True, random_state=SEED).split(data.frame))
+    columns = list(data.frame.columns)
+    alone = [[c] for c in columns] + [list(g) for g in groups]
+    others = [[c for c in columns if c not in cols] for cols in alone]
+    subsets = alone if alone_only else [columns, *others, *alone]  # the larger fits first
     fits = (
-        delayed(_cv_score)(frame[cols].to_numpy(), y, [c in categorical for c in cols], folds, cols, classes)
+        delayed(_cv_score)(
+            data.frame[cols].to_numpy(),
+            data.y,
+            [c in data.categorical for c in cols],
+            folds,
+            cols,
+            data.classes,
+        )
         for cols in subsets
     )
     with threadpool_limits(limits=1):  # in this process when n_jobs is 1: threads would only contend
         # one job: in this process whatever joblib's backend (under Dask, Parallel(n_jobs=1) still
         # sends its calls to the cluster)
         score = [fn(*args, **kwargs) for fn, args, kwargs in fits] if n_jobs == 1 else Parallel(n_jobs)(fits)
-    n, nan = len(columns), float("nan")
+    n, nan = len(alone), float("nan")
     all_score, others_score = (nan, [nan] * n) if alone_only else (score[0], score[1 : n + 1])
-    scores = {}
-    for col, alone_score, others in zip(columns, score[len(score) - n :], others_score, strict=True):
-        scores[col] = {
-            "alone_r2": round(alone_score, 4),
-            "others_r2": round(others, 4),
-            "lift": round(all_score - others, 4),
-        }
-    return scores, all_score
+    rows = [
+        {"alone_r2": round(a, 4), "others_r2": round(o, 4), "lift": round(all_score - o, 4)}
+        for a, o in zip(score[len(score) - n :], others_score, strict=True)
+    ]
+    return Scores(dict(zip(columns, rows, strict=False)), rows[len(columns) :], all_score)
