@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv train validate test test-fast lint imports bench bench-quality server clean
+.PHONY: venv train validate test test-fast lint imports bench bench-quality server roles clean
 
 venv: $(VENV)/.installed
 
@@ -76,6 +76,12 @@ bench-quality: venv $(VENV)/.bench-quality-installed $(PEERS_VENV)/.installed
 # Team tracking server: PostgreSQL + `mlflow server` on 127.0.0.1:5000 (see deploy/README.md).
 server: venv
 	bash deploy/server.sh
+
+# Accounts and roles on the team server, as its admin (trainer/team_server/roles.py; deploy/README.md):
+#   make roles ARGS="add alice trainer --recipe credit.yaml"   (reader, trainer or releaser)
+#   make roles ARGS="password alice"   /   make roles ARGS="remove alice"
+roles: venv
+	MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-http://127.0.0.1:5000}" $(BIN)/python -m trainer.team_server.roles $(ARGS)
 
 clean:
 	rm -rf data/processed catboost_info .pytest_cache

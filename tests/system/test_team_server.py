@@ -9,6 +9,7 @@ with MLFLOW_TRACKING_URI, and every check reads the server's REST API (or Postgr
 
 from __future__ import annotations
 
+import base64
 import glob
 import json
 import os
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -69,26 +71,42 @@ def _as_pg(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", user, "--", *cmd] if user else cmd
 
 
+Account = tuple[str, str]  # (user, password)
+
+
 class TeamServer:
-    """Handle on a running deploy/server.sh: URL, state directory, REST helpers."""
+    """Handle on a running deploy/server.sh: URL, state directory, the admin's account, REST helpers
+    (as the admin unless told otherwise)."""
 
     def __init__(self, url: str, state: Path, pg_port: int) -> None:
         self.url, self.state, self.pg_port = url, state, pg_port
+        self.admin: Account = ("admin", (state / "admin_password").read_text().strip())
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, user: Account | None = None
+    ) -> tuple[int, Any]:
+        """(HTTP status, JSON body or text) of one REST call, signed in as `user` (None: no one)."""
+        headers = {"Content-Type": "application/json"}
+        if user is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(user).encode()).decode()
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(errors="replace")
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=30) as resp:
-            return json.loads(resp.read())
+        status, body = self.call("GET", f"{path}{query}", user=self.admin)
+        assert status == 200, (path, status, body)
+        return body
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        req = urllib.request.Request(
-            f"{self.url}{path}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
+        status, answer = self.call("POST", path, body, user=self.admin)
+        assert status == 200, (path, status, answer)
+        return answer
 
     def runs(self, experiment: str) -> list[dict[str, Any]]:
         exp = self.get("/api/2.0/mlflow/experiments/get-by-name", experiment_name=experiment)
@@ -197,10 +215,29 @@ def team_server() -> Iterator[TeamServer]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _trainer(server: TeamServer, *args: str) -> subprocess.Popen[str]:
+def _env(server: TeamServer, user: Account | None) -> dict[str, str]:
+    """A trainer's environment: the server, and the account it signs in with (None: no one)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "TRAINER_DASK_SCHEDULER"):
+    for var in (
+        "MLFLOW_RUN_ID",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_EXPERIMENT_NAME",
+        "TRAINER_DASK_SCHEDULER",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+    ):
         env.pop(var, None)
+    if user is not None:
+        env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = user
+    return env
+
+
+NOBODY: Account = ("", "")  # a trainer that signs in as no one
+
+
+def _trainer(server: TeamServer, *args: str, user: Account | None = None) -> subprocess.Popen[str]:
+    """`trainer ARGS` signed in as `user` (None: the admin; NOBODY: no one)."""
+    env = _env(server, server.admin if user is None else None if user == NOBODY else user)
     python = str(PYTHON) if PYTHON.exists() else sys.executable
     return subprocess.Popen(
         [python, "-m", "trainer", *args],
@@ -290,3 +327,72 @@ def test_two_trainings_started_at_once_land_as_distinct_versions(
         if not any(t["key"] == "mlflow.parentRunId" for t in r["data"].get("tags", []))
     ]
     assert len(parents) == 2 and all(p["info"]["status"] == "FINISHED" for p in parents)
+
+
+# --- sign-in and roles (issue 26): the same server, started once for the module ---------------------
+
+
+def _roles(server: TeamServer, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`python -m trainer.team_server.roles ARGS` as the admin (its password from the state dir)."""
+    env = {**_env(server, None), "STATE_DIR": str(server.state)}
+    python = str(PYTHON) if PYTHON.exists() else sys.executable
+    return subprocess.run(
+        [python, "-m", "trainer.team_server.roles", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_sign_in_is_on_by_default_with_secrets_in_files_never_on_a_command_line(
+    team_server: TeamServer,
+) -> None:
+    assert team_server.call("GET", "/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
+    assert (
+        team_server.call("GET", "/api/2.0/mlflow/experiments/search?max_results=1", user=("admin", "x"))[0]
+        == 401
+    )
+    status, _ = team_server.call(
+        "GET", "/api/2.0/mlflow/experiments/search?max_results=1", user=team_server.admin
+    )
+    assert status == 200 and _healthy(team_server.url)  # /health needs no sign-in
+    secrets = {
+        name: (team_server.state / name).read_text().strip()
+        for name in ("admin_password", "flask_secret_key")
+    }
+    assert all(len(v) >= 32 and v != "password1234" for v in secrets.values())
+    for name in ("admin_password", "flask_secret_key", "auth.ini", "pgpass"):
+        assert (team_server.state / name).stat().st_mode & 0o777 == 0o600, name
+    ini = (team_server.state / "auth.ini").read_text()
+    assert "default_permission = READ" in ini and f"/{'mlflow_auth'}" in ini
+    group = int((team_server.state / "mlflow.pid").read_text())
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            if os.getpgid(int(pid)) != group:
+                continue
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (ProcessLookupError, FileNotFoundError, PermissionError):
+            continue
+        assert not any(v in cmdline for v in secrets.values()), f"a secret on the command line of {pid}"
+    assert not any(v in (team_server.state / "server.out").read_text() for v in secrets.values())
+    # the accounts live in their own database of the same PostgreSQL
+    assert team_server.sql("SELECT count(*) FROM pg_database WHERE datname = 'mlflow_auth'") == "1"
+
+
+def test_no_auth_is_refused_beyond_loopback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["bash", str(SERVER_SH), "--no-auth"],
+        env={**os.environ, "STATE_DIR": str(tmp_path), "MLFLOW_HOST": "0.0.0.0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "server.sh: error: --no-auth serves only loopback: MLFLOW_HOST=0.0.0.0 would let anyone who reaches "
+        "the port log runs and move aliases"
+    ]
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing written

@@ -44,6 +44,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "registry": FOUNDATIONS | {"recipe", "data", "catalogue", "search", "leakage", "model", "tracking"},
     "recording": FOUNDATIONS | {"recipe", "data", "catalogue", "search", "leakage", "model", "tracking"},
     "monitoring": FOUNDATIONS | {"recipe", "data", "model", "registry", "tracking"},
+    # the team server's app (imports nothing of ours: it runs inside `mlflow server`) and roles tool
+    "team_server": FOUNDATIONS | {"recipe", "data"},
 }
 MAY_IMPORT["pipeline"] = frozenset(MAY_IMPORT) - {"onboarding", "monitoring", "pipeline"}
 MAY_IMPORT["cli"] = frozenset(MAY_IMPORT) | {"pipeline"}

@@ -249,15 +249,19 @@ def _not_a_model_type_guess(record: logging.LogRecord) -> bool:
 
 
 def _create_registered_model(client: MlflowClient, name: str, schema: Schema) -> None:
-    """Create the registered model with its description; an existing one keeps its own (UI edits)."""
+    """Create the registered model with its description; an existing one keeps its own (UI edits),
+    and one created without any (the team server's roles tool creates it) is given it."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
 
+    description = registered_model_description(schema)
     try:
-        client.create_registered_model(name, description=registered_model_description(schema))
+        client.create_registered_model(name, description=description)
     except MlflowException as exc:
         if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
             raise
+        if not client.get_registered_model(name).description:  # created empty (`make roles`)
+            client.update_registered_model(name, description=description)
 
 
 def _linked_versions(client: MlflowClient, model_id: str) -> list[dict[str, str]]:
